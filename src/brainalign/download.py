@@ -1,0 +1,659 @@
+"""Verified downloads of the workflow's remote inputs, driven by ``resources/registry.yaml``.
+
+Rules every download follows
+----------------------------
+* **Pre-placed files win.** A file already at the target path is verified and used; it is never
+  re-downloaded and never deleted (a failed check is reported, naming the path).
+* **Nothing half-written at a target path.** A download goes to a hidden temporary file in the
+  target's folder (``.<name>.XXXX.part``); it is checked for completeness (``Content-Length``)
+  and verified against the registry, and only then moved into place with :func:`os.replace`.
+  Any failure deletes the temporary file.
+* **Offline** (``offline=True``, ``BRAINALIGN_OFFLINE=1``, or no network) with the file missing:
+  one :class:`OfflineError` naming the URL and the exact path to place the file at.
+* **Archives are extracted safely**: a member with an absolute path, a ``..`` component, or a
+  link/device type is refused before anything is written (:func:`safe_extract`).
+
+Verification (:func:`verify_file`) uses the strongest information the registry has: the full
+SHA-256; else a SHA-256 prefix (the torch.hub file-name convention) and the size if known; else
+the size; else the file is accepted with a warning that prints its SHA-256 (so it can be pinned).
+
+The module needs only the standard library (and PyYAML to read the registry), so the download
+rules can run it as a script (``python src/brainalign/download.py fetch NAME``) in a small env.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+__all__ = [
+    "DEFAULT_REGISTRY",
+    "DownloadError",
+    "OfflineError",
+    "ChecksumError",
+    "UnsafeArchiveError",
+    "Resource",
+    "load_registry",
+    "sha256sum",
+    "verify_file",
+    "fetch",
+    "safe_extract",
+    "extract_resource",
+    "is_offline",
+    "main",
+]
+
+#: The registry shipped with the project (``<repo>/resources/registry.yaml``).
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "resources" / "registry.yaml"
+_CHUNK = 1 << 20
+_HEX = re.compile(r"^[0-9a-f]+$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class DownloadError(RuntimeError):
+    """A download failed (HTTP error, interrupted transfer, no URL)."""
+
+
+class OfflineError(DownloadError):
+    """The file is missing and cannot be downloaded (offline or no network)."""
+
+
+class ChecksumError(DownloadError):
+    """A file does not match the registry's hash or size."""
+
+
+class UnsafeArchiveError(DownloadError):
+    """An archive member would land outside the target folder or is a link/device."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One registry entry.
+
+    Attributes
+    ----------
+    name : str
+    url : str or None
+        None when no direct URL is known (the file must be placed by hand).
+    path : str
+        Target path relative to the resources root.
+    description : str
+    sha256, sha256_prefix : str or None
+        Full hash, or its leading hex digits when only those are known.
+    size : int or None
+        Exact size in bytes.
+    page : str or None
+        Human-readable page about the file.
+    extract_to : str or None
+        Archives: folder relative to the root to extract into.
+    group : str or None
+    """
+
+    name: str
+    url: str | None
+    path: str
+    description: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    size: int | None = None
+    page: str | None = None
+    extract_to: str | None = None
+    group: str | None = None
+
+    def target(self, root: str | os.PathLike) -> Path:
+        """Absolute-or-relative target path ``root / path``."""
+        return Path(root) / self.path
+
+    @property
+    def verification(self) -> str:
+        """How a file is verified: ``sha256``, ``sha256-prefix``, ``size`` or ``none``."""
+        if self.sha256:
+            return "sha256"
+        if self.sha256_prefix:
+            return "sha256-prefix"
+        if self.size is not None:
+            return "size"
+        return "none"
+
+
+def _check_entry(name: str, raw: Mapping[str, Any], source: Path) -> Resource:
+    where = f"{source}: entry {name!r}"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must be a mapping, got {type(raw).__name__}")
+    if not _NAME.match(name):
+        raise ValueError(f"{where}: names may hold letters, digits, '_', '.', '-' only")
+    allowed = {
+        "url",
+        "path",
+        "description",
+        "sha256",
+        "sha256_prefix",
+        "size",
+        "page",
+        "extract_to",
+        "group",
+    }
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
+    for key in ("path", "description"):
+        if not raw.get(key):
+            raise ValueError(f"{where}: {key!r} is required")
+    url = raw.get("url")
+    if url is not None and not re.match(r"^https?://", str(url)):
+        raise ValueError(f"{where}: url must start with http:// or https://, got {url!r}")
+    for key, length in (("sha256", 64), ("sha256_prefix", None)):
+        value = raw.get(key)
+        if value is None:
+            continue
+        value = str(value).lower()
+        if not _HEX.match(value) or (length and len(value) != length) or len(value) < 8:
+            raise ValueError(
+                f"{where}: {key} must be {length or 'at least 8'} hex digits, got {raw.get(key)!r}"
+            )
+    size = raw.get("size")
+    if size is not None and (not isinstance(size, int) or size < 0):
+        raise ValueError(f"{where}: size must be a non-negative integer, got {size!r}")
+    for key in ("path", "extract_to"):
+        value = raw.get(key)
+        if value is not None and not _is_safe_relative(str(value)):
+            raise ValueError(f"{where}: {key} must be a relative path without '..', got {value!r}")
+    return Resource(
+        name=name,
+        url=url,
+        path=str(raw["path"]),
+        description=str(raw["description"]),
+        sha256=str(raw["sha256"]).lower() if raw.get("sha256") else None,
+        sha256_prefix=str(raw["sha256_prefix"]).lower() if raw.get("sha256_prefix") else None,
+        size=size,
+        page=raw.get("page"),
+        extract_to=raw.get("extract_to"),
+        group=raw.get("group"),
+    )
+
+
+def load_registry(path: str | os.PathLike = DEFAULT_REGISTRY) -> dict[str, Resource]:
+    """Read and validate a registry file.
+
+    Parameters
+    ----------
+    path : path-like
+        YAML mapping ``name -> {url, path, description, sha256, sha256_prefix, size, page,
+        extract_to, group}``.
+
+    Returns
+    -------
+    dict of str to Resource
+        In file order.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and entry for any malformed field or duplicate target path.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"download registry not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: the registry must be a mapping of name -> entry")
+    out: dict[str, Resource] = {}
+    seen: dict[str, str] = {}
+    for name, raw in data.items():
+        res = _check_entry(str(name), raw, path)
+        if res.path in seen:
+            raise ValueError(
+                f"{path}: entries {seen[res.path]!r} and {name!r} share the "
+                f"target path {res.path!r}"
+            )
+        seen[res.path] = res.name
+        out[res.name] = res
+    return out
+
+
+def _get(registry: Mapping[str, Resource], name: str) -> Resource:
+    if name not in registry:
+        raise KeyError(f"no resource {name!r} in the registry; known: {sorted(registry)}")
+    return registry[name]
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_file(path: str | os.PathLike, resource: Resource) -> dict[str, Any]:
+    """Check a file against its registry entry.
+
+    Parameters
+    ----------
+    path : path-like
+    resource : Resource
+
+    Returns
+    -------
+    dict
+        ``{"name", "path", "sha256", "size", "verification", "verified"}``; ``verified`` is
+        False only when the registry has nothing to check against (a warning is issued that
+        prints the SHA-256 to pin).
+
+    Raises
+    ------
+    ChecksumError
+        Naming the path, the expected and the actual hash or size.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    digest = sha256sum(path)
+    if resource.size is not None and size != resource.size:
+        raise ChecksumError(
+            f"{path}: size {size} bytes does not match the registry entry "
+            f"{resource.name!r} ({resource.size} bytes)"
+        )
+    if resource.sha256 and digest != resource.sha256:
+        raise ChecksumError(
+            f"{path}: sha256 {digest} does not match the registry entry "
+            f"{resource.name!r} (expected {resource.sha256})"
+        )
+    if (
+        not resource.sha256
+        and resource.sha256_prefix
+        and not digest.startswith(resource.sha256_prefix)
+    ):
+        raise ChecksumError(
+            f"{path}: sha256 {digest} does not start with "
+            f"{resource.sha256_prefix} as the registry entry "
+            f"{resource.name!r} requires"
+        )
+    verified = resource.verification != "none"
+    if not verified:
+        warnings.warn(
+            f"{path}: the registry has no hash or size for {resource.name!r}; "
+            f"accepted unverified (sha256 {digest}, {size} bytes). Pin it in the "
+            f"registry to verify future copies.",
+            stacklevel=2,
+        )
+    return {
+        "name": resource.name,
+        "path": str(path),
+        "sha256": digest,
+        "size": size,
+        "verification": resource.verification,
+        "verified": verified,
+    }
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """``offline`` if given, else the ``BRAINALIGN_OFFLINE`` environment variable (1/true/yes)."""
+    if offline is not None:
+        return bool(offline)
+    return os.environ.get("BRAINALIGN_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _place_hint(resource: Resource, target: Path, url: str | None) -> str:
+    source = url or resource.page or "its source"
+    return f"download {source} and place the file at {target.resolve()}"
+
+
+@contextlib.contextmanager
+def _temp_next_to(target: Path) -> Iterator[Path]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def _download_to(url: str, dest: Path, timeout: float) -> int:
+    """Stream ``url`` into ``dest``; raise DownloadError on a short or failed transfer."""
+    req = urllib.request.Request(url, headers={"User-Agent": "brainalign-download/1"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp, open(dest, "wb") as out:
+        expected = resp.headers.get("Content-Length")
+        expected = int(expected) if expected and expected.isdigit() else None
+        got = 0
+        while True:
+            chunk = resp.read(_CHUNK)
+            if not chunk:
+                break
+            out.write(chunk)
+            got += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    if expected is not None and got != expected:
+        raise DownloadError(f"interrupted transfer from {url}: received {got} of {expected} bytes")
+    return got
+
+
+def fetch(
+    resource: Resource | str,
+    root: str | os.PathLike | None = None,
+    *,
+    registry: Mapping[str, Resource] | None = None,
+    url: str | None = None,
+    offline: bool | None = None,
+    timeout: float = 60.0,
+    retries: int = 2,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Make sure a registry file is present and verified at its target path.
+
+    Parameters
+    ----------
+    resource : Resource or str
+        An entry, or its name in ``registry`` (default: :data:`DEFAULT_REGISTRY`).
+    root : path-like, optional
+        Resources root; defaults to the registry file's folder.
+    registry : mapping, optional
+    url : str, optional
+        Override the registry URL (a mirror, or the URL of a file with no registry URL).
+    offline : bool, optional
+        Never touch the network; default from ``BRAINALIGN_OFFLINE``.
+    timeout : float
+        Socket timeout in seconds.
+    retries : int
+        Extra attempts after a failed or interrupted transfer (not after a checksum mismatch).
+    log : callable, optional
+        ``log(message)`` for progress lines (default: print to stderr).
+
+    Returns
+    -------
+    pathlib.Path
+        The verified target path.
+
+    Raises
+    ------
+    OfflineError
+        Missing file and offline/no network/no URL: names the URL and the exact path.
+    ChecksumError
+        A pre-placed or downloaded file fails verification (a download is deleted first).
+    DownloadError
+        HTTP error or interrupted transfer after all retries.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if isinstance(resource, str):
+        reg = registry if registry is not None else load_registry()
+        resource = _get(reg, resource)
+    if root is None:
+        root = DEFAULT_REGISTRY.parent
+    target = resource.target(root)
+    if target.is_file():
+        info = verify_file(target, resource)
+        log(
+            f"{resource.name}: using the file already at {target} "
+            f"({info['verification']} {'ok' if info['verified'] else 'not checked'})"
+        )
+        return target
+    if target.exists():
+        raise DownloadError(
+            f"{target} exists but is not a file; remove it or point the workflow elsewhere"
+        )
+    src = url or resource.url
+    if src is None:
+        raise OfflineError(
+            f"{resource.name}: no download URL is known ({resource.description})"
+            f"; {_place_hint(resource, target, None)}"
+        )
+    if is_offline(offline):
+        raise OfflineError(
+            f"{resource.name}: offline and the file is missing; "
+            f"{_place_hint(resource, target, src)}"
+        )
+    last: Exception | None = None
+    for attempt in range(retries + 1):
+        with _temp_next_to(target) as tmp:
+            try:
+                log(f"{resource.name}: downloading {src} (attempt {attempt + 1})")
+                n = _download_to(src, tmp, timeout)
+            except urllib.error.HTTPError as exc:
+                raise DownloadError(
+                    f"{resource.name}: HTTP {exc.code} {exc.reason} for {src}; "
+                    f"{_place_hint(resource, target, src)}"
+                ) from exc
+            except urllib.error.URLError as exc:
+                raise OfflineError(
+                    f"{resource.name}: cannot reach {src} ({exc.reason}); "
+                    f"{_place_hint(resource, target, src)}"
+                ) from exc
+            except (DownloadError, http.client.HTTPException, OSError) as exc:
+                last = exc
+                log(f"{resource.name}: transfer failed: {exc}")
+                time.sleep(min(2.0 * attempt, 5.0))
+                continue
+            try:
+                info = verify_file(tmp, resource)
+            except ChecksumError as exc:  # the temporary file is deleted on the way out
+                raise ChecksumError(
+                    f"{resource.name}: the file downloaded from {src} failed verification and "
+                    f"was discarded; nothing was written to {target}. "
+                    f"{str(exc).split(': ', 1)[1]}"
+                ) from exc
+            os.replace(tmp, target)
+            log(f"{resource.name}: {n} bytes, sha256 {info['sha256']} -> {target}")
+            return target
+    raise DownloadError(
+        f"{resource.name}: download of {src} failed after {retries + 1} "
+        f"attempts ({last}); nothing was written to {target}"
+    )
+
+
+# --- archives -----------------------------------------------------------------------------
+
+
+def _is_safe_relative(name: str) -> bool:
+    name = name.replace("\\", "/")
+    if not name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return False
+    return ".." not in PurePosixPath(name).parts
+
+
+def _zip_members(zf: zipfile.ZipFile, archive: Path) -> list[tuple[zipfile.ZipInfo, str]]:
+    out = []
+    for info in zf.infolist():
+        name = info.filename
+        if not _is_safe_relative(name):
+            raise UnsafeArchiveError(
+                f"{archive}: member {name!r} would be written outside the "
+                f"target folder (absolute path or '..'); refusing to "
+                f"extract"
+            )
+        mode = (info.external_attr >> 16) & 0o170000
+        if mode and mode not in (stat.S_IFREG, stat.S_IFDIR):
+            raise UnsafeArchiveError(
+                f"{archive}: member {name!r} is a symlink or special file; refusing to extract"
+            )
+        out.append((info, name.replace("\\", "/")))
+    return out
+
+
+def _tar_members(tf: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
+    out = []
+    for m in tf.getmembers():
+        if not _is_safe_relative(m.name):
+            raise UnsafeArchiveError(
+                f"{archive}: member {m.name!r} would be written outside "
+                f"the target folder (absolute path or '..'); refusing to "
+                f"extract"
+            )
+        if not (m.isfile() or m.isdir()):
+            raise UnsafeArchiveError(
+                f"{archive}: member {m.name!r} is a link or special file; refusing to extract"
+            )
+        out.append(m)
+    return out
+
+
+def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
+    """Extract a zip or tar archive into ``dest``, refusing unsafe members.
+
+    Every member is checked before anything is written: absolute paths, ``..`` components,
+    drive letters, symlinks, hard links and device files raise :class:`UnsafeArchiveError`.
+    The archive is unpacked into a temporary folder next to ``dest``; each top-level entry is
+    then moved into ``dest`` (an existing entry of the same name is replaced).
+
+    Parameters
+    ----------
+    archive : path-like
+        ``.zip`` or any tar format :mod:`tarfile` reads.
+    dest : path-like
+
+    Returns
+    -------
+    list of str
+        Member names (POSIX), in archive order.
+    """
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract.", dir=dest.parent))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                members = _zip_members(zf, archive)
+                for info, name in members:
+                    out = staging / name
+                    if not out.resolve().is_relative_to(staging.resolve()):
+                        raise UnsafeArchiveError(
+                            f"{archive}: member {name!r} escapes the target folder"
+                        )
+                    if info.is_dir():
+                        out.mkdir(parents=True, exist_ok=True)
+                        continue
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(out, "wb") as fh:
+                        shutil.copyfileobj(src, fh, _CHUNK)
+                names = [name for _, name in members]
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                members = _tar_members(tf, archive)
+                for m in members:
+                    out = staging / m.name
+                    if not out.resolve().is_relative_to(staging.resolve()):
+                        raise UnsafeArchiveError(
+                            f"{archive}: member {m.name!r} escapes the target folder"
+                        )
+                    if m.isdir():
+                        out.mkdir(parents=True, exist_ok=True)
+                        continue
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    src = tf.extractfile(m)
+                    assert src is not None
+                    with src, open(out, "wb") as fh:
+                        shutil.copyfileobj(src, fh, _CHUNK)
+                names = [m.name for m in members]
+        else:
+            raise DownloadError(f"{archive}: not a zip or tar archive")
+        for entry in sorted(staging.iterdir()):
+            final = dest / entry.name
+            if final.is_dir() and not final.is_symlink():
+                shutil.rmtree(final)
+            elif final.exists() or final.is_symlink():
+                final.unlink()
+            os.replace(entry, final)
+        return names
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def extract_resource(resource: Resource, root: str | os.PathLike) -> list[str]:
+    """Extract an archive entry's file into its ``extract_to`` folder (under ``root``)."""
+    if not resource.extract_to:
+        raise ValueError(f"registry entry {resource.name!r} has no extract_to")
+    return safe_extract(resource.target(root), Path(root) / resource.extract_to)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def _write_stamp(path: str | os.PathLike, payload: Mapping[str, Any]) -> None:
+    path = Path(path)
+    with _temp_next_to(path) as tmp:
+        tmp.write_text(json.dumps(dict(payload), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``list``, ``fetch NAME``, ``verify NAME``, ``extract NAME``.
+
+    ``fetch`` and ``verify`` accept ``--stamp FILE`` to write a JSON record of the verified
+    file (sha256, size, verification) for the workflow.
+    """
+    p = argparse.ArgumentParser(prog="brainalign-download", description=__doc__.splitlines()[0])
+    p.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    p.add_argument("--root", default=None, help="resources root (default: registry folder)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list registry entries and their state")
+    for cmd in ("fetch", "verify", "extract"):
+        sp = sub.add_parser(cmd)
+        sp.add_argument("name")
+        sp.add_argument("--stamp", default=None)
+        if cmd == "fetch":
+            sp.add_argument("--url", default=None, help="override the registry URL")
+            sp.add_argument("--offline", action="store_true", default=None)
+            sp.add_argument("--timeout", type=float, default=60.0)
+    args = p.parse_args(argv)
+    registry = load_registry(args.registry)
+    root = Path(args.root) if args.root else Path(args.registry).parent
+    try:
+        if args.cmd == "list":
+            for res in registry.values():
+                state = "present" if res.target(root).is_file() else "missing"
+                print(f"{res.name:32s} {state:8s} {res.verification:14s} {res.target(root)}")
+            return 0
+        res = _get(registry, args.name)
+        if args.cmd == "fetch":
+            target = fetch(
+                res, root, url=args.url or None, offline=args.offline, timeout=args.timeout
+            )
+            payload = verify_file(target, res) if args.stamp else None
+        elif args.cmd == "verify":
+            target = res.target(root)
+            if not target.is_file():
+                raise OfflineError(f"{res.name}: missing; {_place_hint(res, target, res.url)}")
+            payload = verify_file(target, res)
+        else:
+            names = extract_resource(res, root)
+            payload = {
+                "name": res.name,
+                "archive": str(res.target(root)),
+                "extract_to": str(Path(root) / res.extract_to),
+                "members": names,
+            }
+        if args.stamp:
+            _write_stamp(args.stamp, payload)
+        return 0
+    except (DownloadError, KeyError, ValueError, FileNotFoundError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+        print(f"error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
