@@ -169,22 +169,22 @@ class KendallFixed:
 
     Attributes
     ----------
-    ii, jj : (M,) int32
+    ii, jj : (M,) uint16
         Pair row/column in ascending order of the values (stable).
     starts : (G + 1,) int64
         Tie-group boundaries in that order.
+    fstart, fend : (F,) int64
+        Boundaries of the tie groups of size > 1.
     ties : int
         Number of tied pairs of pairs, ``sum c (c - 1) / 2`` over tie groups.
     """
 
-    ii: NDArray[np.int32]
-    jj: NDArray[np.int32]
+    ii: NDArray[np.uint16]
+    jj: NDArray[np.uint16]
     starts: NDArray[np.int64]
+    fstart: NDArray[np.int64]
+    fend: NDArray[np.int64]
     ties: int
-
-    @property
-    def has_ties(self) -> bool:
-        return self.starts.size - 1 < self.ii.size
 
 
 @dataclass(frozen=True)
@@ -193,22 +193,22 @@ class KendallPermuted:
 
     Attributes
     ----------
-    table : (N * N,) int32
+    table : (N * N,) uint16 or uint32
         Flattened symmetric table of tie-broken ranks ``1..M`` (diagonal 0).
-    lo, hi : (M + 1,) int32
+    lo, hi : (M + 1,) uint32
         First / last tie-broken rank of the tie group of each rank (index 0 unused).
+    vlo, vhi : (V,) int64
+        First / last rank of the tie groups of size > 1.
     ties : int
         Number of tied pairs of pairs.
     """
 
-    table: NDArray[np.int32]
-    lo: NDArray[np.int32]
-    hi: NDArray[np.int32]
+    table: NDArray[np.unsignedinteger]
+    lo: NDArray[np.uint32]
+    hi: NDArray[np.uint32]
+    vlo: NDArray[np.int64]
+    vhi: NDArray[np.int64]
     ties: int
-
-    @property
-    def has_ties(self) -> bool:
-        return bool(self.ties > 0)
 
 
 def _groups(sorted_values: NDArray[np.float64]) -> tuple[NDArray[np.int64], int]:
@@ -221,31 +221,112 @@ def _groups(sorted_values: NDArray[np.float64]) -> tuple[NDArray[np.int64], int]
     return starts, int((sizes * (sizes - 1) // 2).sum())
 
 
+def _pair_indices(n: int) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
+    if n > np.iinfo(np.uint16).max:
+        raise ValueError(f"RDMs with more than 65535 items are not supported, got N = {n}")
+    iu, ju = np.triu_indices(n, 1)
+    return iu.astype(np.uint16), ju.astype(np.uint16)
+
+
 def kendall_fixed(v: NDArray[np.float64], n: int) -> KendallFixed:
     """Prepare condensed vector ``v`` (of an ``n``-item RDM) as the fixed side."""
     order = np.argsort(v, kind="stable")
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = _pair_indices(n)
     starts, ties = _groups(v[order])
-    return KendallFixed(iu[order].astype(np.int32), ju[order].astype(np.int32), starts, ties)
+    big = np.flatnonzero(np.diff(starts) > 1)
+    return KendallFixed(
+        np.ascontiguousarray(iu[order]),
+        np.ascontiguousarray(ju[order]),
+        starts,
+        starts[big],
+        starts[big + 1],
+        ties,
+    )
 
 
 def kendall_permuted(v: NDArray[np.float64], n: int) -> KendallPermuted:
     """Prepare condensed vector ``v`` (of an ``n``-item RDM) as the permuted side."""
     m = v.size
     order = np.argsort(v, kind="stable")
-    rank = np.empty(m, dtype=np.int32)
-    rank[order] = np.arange(1, m + 1, dtype=np.int32)
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(1, m + 1)
     starts, ties = _groups(v[order])
     sizes = np.diff(starts)
-    lo = np.zeros(m + 1, dtype=np.int32)
-    hi = np.zeros(m + 1, dtype=np.int32)
+    lo = np.zeros(m + 1, dtype=np.uint32)
+    hi = np.zeros(m + 1, dtype=np.uint32)
     lo[1:] = np.repeat(starts[:-1] + 1, sizes)
     hi[1:] = np.repeat(starts[1:], sizes)
-    table = np.zeros((n, n), dtype=np.int32)
+    big = np.flatnonzero(sizes > 1)
+    dtype = np.uint16 if m < np.iinfo(np.uint16).max else np.uint32
+    table = np.zeros((n, n), dtype=dtype)
     iu = np.triu_indices(n, 1)
     table[iu] = rank
     table.T[iu] = rank
-    return KendallPermuted(table.ravel(), lo, hi, ties)
+    return KendallPermuted(table.ravel(), lo, hi, starts[big] + 1, starts[big + 1], ties)
+
+
+def kendall_mode(m: int, fixed: KendallFixed, perm: KendallPermuted) -> int:
+    """Kernel mode for a fixed/permuted pair (see :mod:`brainalign._kernels`)."""
+    if m > _kernels.MAX_PAIRS_FAST:
+        return _kernels.MODE_FENWICK
+    if fixed.ties == 0 and perm.ties == 0:
+        return _kernels.MODE_FAST
+    # the exact tie correction costs O(sum c^2); beyond ~M it is cheaper to count grouped
+    if fixed.ties + perm.ties <= m:
+        return _kernels.MODE_CORRECTED
+    return _kernels.MODE_GROUPED
+
+
+def kendall_s(
+    fixed: KendallFixed,
+    perms: list[KendallPermuted],
+    permutations: NDArray[np.int64],
+    invert: bool,
+    force_mode: int | None = None,
+) -> NDArray[np.int64]:
+    """Kendall S of the fixed side against each permuted side under each permutation.
+
+    Parameters
+    ----------
+    fixed, perms
+        Prepared sides (:func:`kendall_fixed`, :func:`kendall_permuted`).
+    permutations : (P, N) int64
+    invert : bool
+        Gather the permuted sides through the inverse permutations.
+    force_mode : int, optional
+        Kernel mode to use instead of :func:`kendall_mode`'s choice (for testing; every mode
+        is exact, ``MODE_FAST`` only without ties and the bitset modes only for
+        ``M <= MAX_PAIRS_FAST``).
+
+    Returns
+    -------
+    (len(perms), P) int64
+    """
+    m = fixed.ii.size
+    vlo = np.concatenate([p.vlo for p in perms])
+    vhi = np.concatenate([p.vhi for p in perms])
+    vptr = np.concatenate([[0], np.cumsum([p.vlo.size for p in perms])]).astype(np.int64)
+    modes = np.array(
+        [kendall_mode(m, fixed, p) if force_mode is None else force_mode for p in perms],
+        dtype=np.int64,
+    )
+    dtype = np.result_type(*[p.table.dtype for p in perms])
+    return _kernels.kendall_s_many(
+        permutations,
+        fixed.ii,
+        fixed.jj,
+        fixed.starts,
+        fixed.fstart,
+        fixed.fend,
+        np.stack([p.table.astype(dtype, copy=False) for p in perms]),
+        np.stack([p.lo for p in perms]),
+        np.stack([p.hi for p in perms]),
+        vlo,
+        vhi,
+        vptr,
+        modes,
+        invert,
+    )
 
 
 def average_ranks_x2(v: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -261,9 +342,12 @@ def average_ranks_x2(v: NDArray[np.float64]) -> NDArray[np.int64]:
     return out
 
 
-def centred_spearman(v: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Integer-centred ranks ``2 * rank - (M + 1)`` (exact; their dot products are exact)."""
-    return average_ranks_x2(v) - (v.size + 1)
+def centred_spearman(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Centred doubled ranks ``2 * rank - (M + 1)``: integers held exactly in float64.
+
+    Their dot products are sums of integer products below 2**53, hence exact in any order.
+    """
+    return (average_ranks_x2(v) - (v.size + 1)).astype(np.float64)
 
 
 def centred_pearson(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -288,18 +372,7 @@ def _kendall_s(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[int, int
     n = n_items_from_pairs(a.size)
     fixed = kendall_fixed(a, n)
     perm = kendall_permuted(b, n)
-    s = _kernels.kendall_s_many(
-        np.arange(n, dtype=np.int64)[None, :],
-        fixed.ii,
-        fixed.jj,
-        fixed.starts,
-        fixed.has_ties,
-        perm.table[None, :],
-        perm.lo[None, :],
-        perm.hi[None, :],
-        np.array([perm.has_ties]),
-        False,
-    )
+    s = kendall_s(fixed, [perm], np.arange(n, dtype=np.int64)[None, :], False)
     return int(s[0, 0]), fixed.ties, perm.ties
 
 

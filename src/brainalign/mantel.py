@@ -43,6 +43,7 @@ from brainalign.compare import (
     check_method,
     kendall_fixed,
     kendall_permuted,
+    kendall_s,
     kendall_tau_from_s,
     n_items_from_pairs,
 )
@@ -223,18 +224,7 @@ def _statistics(
     if method in ("tau_b", "tau_a"):
         fixed = kendall_fixed(vx, n)
         preps = [kendall_permuted(v, n) for v in vys]
-        s = _kernels.kendall_s_many(
-            allp,
-            fixed.ii,
-            fixed.jj,
-            fixed.starts,
-            fixed.has_ties,
-            np.stack([p.table for p in preps]),
-            np.stack([p.lo for p in preps]),
-            np.stack([p.hi for p in preps]),
-            np.array([p.has_ties for p in preps]),
-            True,
-        )
+        s = kendall_s(fixed, preps, allp, True)
         stats = np.stack(
             [kendall_tau_from_s(s[k], m, fixed.ties, p.ties, method) for k, p in enumerate(preps)]
         )
@@ -242,12 +232,12 @@ def _statistics(
         centre = centred_spearman if method == "spearman" else centred_pearson
         cx = centre(vx)
         cys = [centre(v) for v in vys]
-        tabs = np.zeros((len(vys), n, n), dtype=cx.dtype)
+        tabs = np.zeros((len(vys), n, n))
         for k, c in enumerate(cys):
             tabs[k][iu, ju] = c
             tabs[k][ju, iu] = c
         dots = _kernels.dot_many(
-            allp, iu.astype(np.int32), ju.astype(np.int32), cx, tabs.reshape(len(vys), -1), True
+            allp, iu.astype(np.uint16), ju.astype(np.uint16), cx, tabs.reshape(len(vys), -1), True
         )
         sxx = float(np.dot(cx, cx))
         stats = np.empty(dots.shape)
@@ -429,7 +419,7 @@ def partial_mantel_test(
     allp = np.concatenate([identity, perms]) if perms.size else identity
     with _threads(n_jobs):
         dxy, dxz = _kernels.partial_dots(
-            allp, iu.astype(np.int32), ju.astype(np.int32), tab.ravel(), cy, cz
+            allp, iu.astype(np.uint16), ju.astype(np.uint16), tab.ravel(), cy, cz
         )
     sxx, syy, szz = (float(np.dot(c, c)) for c in (cx, cy, cz))
     npm = perms.shape[0]
