@@ -67,9 +67,15 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
         df.to_csv(tmp, index=False, float_format="%.17g", lineterminator="\n")
 
 
+#: Columns that always hold labels (read as strings, so subject "01" stays "01").
+LABEL_COLUMNS = ("dataset", "region", "roi", "condition", "network", "training", "layer",
+                 "subject", "statistic", "bound", "comparison", "source", "test", "condition_a",
+                 "condition_b", "model", "group", "correction", "mode", "alternative")
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table written by :func:`write_table`."""
-    return pd.read_csv(path, keep_default_na=True)
+    """Read a table written by :func:`write_table` (label columns as strings)."""
+    return pd.read_csv(path, dtype=dict.fromkeys(LABEL_COLUMNS, str), keep_default_na=True)
 
 
 def write_npz(path: str | os.PathLike, **arrays: Any) -> None:

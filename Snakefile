@@ -1,0 +1,23 @@
+# brainalign: network vs brain representations (Truzzi & Cusack 2020 and related studies).
+# Run: snakemake --cores 2   (see README.md)
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/rdms.smk"
+include: "workflow/rules/comparison.smk"
+include: "workflow/rules/statistics.smk"
+include: "workflow/rules/figures.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,74 @@
+"""Plumbing shared by the workflow's rule scripts: logging, threads, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["rule_context", "Progress"]
+
+
+@contextlib.contextmanager
+def rule_context(smk: Any) -> Iterator[logging.Logger]:
+    """Run a rule script body with its log file, thread limits and error reporting.
+
+    Everything printed or logged goes to ``smk.log[0]``; an exception is logged with its
+    traceback and re-raised (Snakemake then deletes the rule's outputs).
+
+    Parameters
+    ----------
+    smk : snakemake.script.Snakemake
+        The ``snakemake`` object of a ``script:`` rule.
+    """
+    threads = max(1, int(getattr(smk, "threads", 1) or 1))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    log_path = smk.log[0] if len(smk.log) else None
+    handler: logging.Handler
+    stream = None
+    if log_path:
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        stream = open(log_path, "w")  # noqa: SIM115 - closed below
+        handler = logging.StreamHandler(stream)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger(f"brainalign.rule.{smk.rule}")
+    logger.setLevel(logging.INFO)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    old_out, old_err = sys.stdout, sys.stderr
+    if stream is not None:
+        sys.stdout = sys.stderr = stream
+    start = time.perf_counter()
+    try:
+        logger.info("rule %s started (threads=%d)", smk.rule, threads)
+        yield logger
+        logger.info("rule %s finished in %.1f s", smk.rule, time.perf_counter() - start)
+    except BaseException:
+        logger.exception("rule %s failed", smk.rule)
+        raise
+    finally:
+        sys.stdout, sys.stderr = old_out, old_err
+        handler.flush()
+        if stream is not None:
+            stream.close()
+
+
+class Progress:
+    """Log ``done/total`` at most every ``every`` seconds (progress of long loops in logs)."""
+
+    def __init__(self, logger: logging.Logger, label: str, every: float = 5.0) -> None:
+        self.logger, self.label, self.every = logger, label, every
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done >= total or now - self._last >= self.every:
+            self._last = now
+            self.logger.info("%s: %d/%d (%.0f%%)", self.label, done, total, 100 * done / total)

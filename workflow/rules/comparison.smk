@@ -1,0 +1,74 @@
+# Stage 4: per-subject comparison (Mantel test) and the noise ceiling of each region.
+
+
+rule compare_subjects:
+    input:
+        model=f"{OUT}/rdms/{{condition}}.npz",
+        brain=f"{OUT}/dataset/brain_rdms.npz",
+    output:
+        f"{OUT}/comparison/{{region}}/{{condition}}.csv",
+    params:
+        method=config["comparison"]["method"],
+        permutations=config["comparison"]["permutations"],
+        alternative=config["comparison"]["alternative"],
+        seed=lambda wc: derive_seed(config["seed"], "mantel", wc.condition, wc.region),
+        dataset=DS,
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        f"{OUT}/logs/compare_subjects/{{region}}/{{condition}}.log",
+    conda:
+        "../../envs/rsa.yaml"
+    script:
+        "../scripts/compare_subjects.py"
+
+
+rule noise_ceiling:
+    input:
+        f"{OUT}/dataset/brain_rdms.npz",
+    output:
+        f"{OUT}/noise_ceiling/{{region}}.csv",
+    params:
+        method=config["comparison"]["method"],
+        dataset=DS,
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{OUT}/logs/noise_ceiling/{{region}}.log",
+    conda:
+        "../../envs/rsa.yaml"
+    script:
+        "../scripts/noise_ceiling.py"
+
+
+rule collect_tables:
+    input:
+        comparison=expand(
+            f"{OUT}/comparison/{{region}}/{{condition}}.csv",
+            region=REGIONS,
+            condition=CONDITIONS,
+        ),
+        noise_ceiling=expand(f"{OUT}/noise_ceiling/{{region}}.csv", region=REGIONS),
+    output:
+        comparison=report(
+            f"{OUT}/tables/comparison.csv",
+            caption="../report/comparison_table.rst",
+            category="Tables",
+        ),
+        noise_ceiling=report(
+            f"{OUT}/tables/noise_ceiling.csv",
+            caption="../report/noise_ceiling_table.rst",
+            category="Tables",
+        ),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{OUT}/logs/collect_tables.log",
+    conda:
+        "../../envs/rsa.yaml"
+    script:
+        "../scripts/collect_tables.py"

@@ -1,0 +1,82 @@
+# Stage 6: figures (PNG + PDF), all in the Snakemake report.
+
+
+rule figure_profiles:
+    input:
+        comparison=f"{OUT}/tables/comparison.csv",
+        noise_ceiling=f"{OUT}/tables/noise_ceiling.csv",
+        posthoc=f"{OUT}/tables/posthoc.csv",
+    output:
+        profiles=report(
+            expand(f"{OUT}/figures/profiles_{{{{region}}}}.{{ext}}", ext=FORMATS),
+            caption="../report/profiles.rst",
+            category="Figures",
+            subcategory="{region}",
+        ),
+        comparisons=report(
+            expand(f"{OUT}/figures/comparisons_{{{{region}}}}.{{ext}}", ext=FORMATS)
+            if COMPARISONS
+            else [],
+            caption="../report/comparisons.rst",
+            category="Figures",
+            subcategory="{region}",
+        ),
+    params:
+        comparisons=config["statistics"]["comparisons"],
+        conditions=CONDITIONS,
+        noise_ceiling=config["figures"]["noise_ceiling"],
+        context=config["figures"]["context"],
+        method=config["comparison"]["method"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{OUT}/logs/figure_profiles/{{region}}.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_profiles.py"
+
+
+rule figure_layer_rdms:
+    input:
+        f"{OUT}/rdms/{{condition}}.npz",
+    output:
+        report(
+            expand(f"{OUT}/figures/layer_rdms_{{{{condition}}}}.{{ext}}", ext=FORMATS),
+            caption="../report/layer_rdms.rst",
+            category="RDMs",
+        ),
+    params:
+        context=config["figures"]["context"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{OUT}/logs/figure_layer_rdms/{{condition}}.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_layer_rdms.py"
+
+
+rule figure_brain_rdm:
+    input:
+        f"{OUT}/dataset/brain_rdms.npz",
+    output:
+        report(
+            expand(f"{OUT}/figures/brain_rdm_{{{{region}}}}.{{ext}}", ext=FORMATS),
+            caption="../report/brain_rdm.rst",
+            category="RDMs",
+        ),
+    params:
+        context=config["figures"]["context"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{OUT}/logs/figure_brain_rdm/{{region}}.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_brain_rdm.py"

@@ -1,0 +1,32 @@
+"""Mantel test of every layer RDM against every subject's RDM of one region."""
+
+import pandas as pd
+
+from brainalign.config import derive_seed
+from brainalign.io import read_npz, write_table
+from brainalign.mantel import mantel_many
+from brainalign.rulekit import Progress, rule_context
+
+with rule_context(snakemake) as log:  # noqa: F821
+    p = snakemake.params  # noqa: F821
+    wc = snakemake.wildcards  # noqa: F821
+    model = read_npz(snakemake.input.model)  # noqa: F821
+    brain = read_npz(snakemake.input.brain)  # noqa: F821
+    subjects = [str(s) for s in brain["subjects"]]
+    layers = [str(x) for x in model["layer_names"]]
+    network, _, training = wc.condition.rpartition("_")
+    progress = Progress(log, "layers")
+    frames = []
+    for li, (layer, rdm) in enumerate(zip(layers, model["rdms"], strict=True)):
+        stat, pval = mantel_many(rdm, brain[f"rdm_{wc.region}"], method=p.method,
+                                 permutations=p.permutations, alternative=p.alternative,
+                                 seed=derive_seed(p.seed, layer),
+                                 n_jobs=snakemake.threads)  # noqa: F821
+        frames.append(pd.DataFrame({
+            "dataset": p.dataset, "region": wc.region, "condition": wc.condition,
+            "network": network, "training": training, "layer": layer, "layer_index": li + 1,
+            "subject": subjects, "statistic": p.method, "value": stat, "p": pval,
+            "n_permutations": p.permutations, "alternative": p.alternative,
+        }))
+        progress(li + 1, len(layers))
+    write_table(pd.concat(frames, ignore_index=True), snakemake.output[0])  # noqa: F821

@@ -1,0 +1,34 @@
+"""Layer profiles per region: all conditions (Figure 2 layout) and each comparison (Figure 1)."""
+
+from brainalign.figures import plot_profile_panels, save_figure
+from brainalign.io import read_table
+from brainalign.rulekit import rule_context
+
+with rule_context(snakemake) as log:  # noqa: F821
+    p = snakemake.params  # noqa: F821
+    region = snakemake.wildcards.region  # noqa: F821
+    table = read_table(snakemake.input.comparison)  # noqa: F821
+    table = table[table["region"] == region]
+    nc = read_table(snakemake.input.noise_ceiling)  # noqa: F821
+    nc = nc[nc["region"] == region]
+    posthoc = read_table(snakemake.input.posthoc)  # noqa: F821
+    posthoc = posthoc[posthoc["region"] == region] if len(posthoc) else None
+    if p.noise_ceiling == "computed":
+        means = nc.groupby("bound")["value"].mean()
+        ceiling = (float(means["lower"]), float(means["upper"]))
+    else:
+        ceiling = tuple(p.noise_ceiling)
+    log.info("%s noise-ceiling band %s", region, ceiling)
+    ylabel = {"tau_b": "Kendall tau-b", "tau_a": "Kendall tau-a", "spearman": "Spearman rho",
+              "pearson": "Pearson r"}[p.method]
+    networks = list(dict.fromkeys(c.rpartition("_")[0] for c in p.conditions))
+    panels = [(net, [c for c in p.conditions if c.rpartition("_")[0] == net])
+              for net in networks]
+    fig = plot_profile_panels(table, panels, ceiling, None, ylabel,
+                              f"{region}: networks vs brain", p.context)
+    save_figure(fig, snakemake.output.profiles)  # noqa: F821
+    if p.comparisons:
+        panels = [(f"{a}\nvs {b}", [a, b]) for a, b in p.comparisons]
+        fig = plot_profile_panels(table, panels, ceiling, posthoc, ylabel,
+                                  f"{region}: condition comparisons", p.context)
+        save_figure(fig, snakemake.output.comparisons)  # noqa: F821

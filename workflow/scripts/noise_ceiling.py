@@ -1,0 +1,21 @@
+"""Leave-one-subject-out noise ceiling of one region."""
+
+import pandas as pd
+
+from brainalign.io import read_npz, write_table
+from brainalign.noise_ceiling import noise_ceiling
+from brainalign.rulekit import rule_context
+
+with rule_context(snakemake) as log:  # noqa: F821
+    p = snakemake.params  # noqa: F821
+    region = snakemake.wildcards.region  # noqa: F821
+    brain = read_npz(snakemake.input[0])  # noqa: F821
+    subjects = [str(s) for s in brain["subjects"]]
+    lower, upper = noise_ceiling(brain[f"rdm_{region}"], p.method)
+    log.info("%s noise ceiling: lower %.4f, upper %.4f", region, lower.mean(), upper.mean())
+    table = pd.concat([
+        pd.DataFrame({"dataset": p.dataset, "region": region, "subject": subjects,
+                      "bound": bound, "statistic": p.method, "value": values})
+        for bound, values in (("lower", lower), ("upper", upper))
+    ], ignore_index=True)
+    write_table(table, snakemake.output[0])  # noqa: F821

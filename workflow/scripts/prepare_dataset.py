@@ -1,0 +1,20 @@
+"""Load a dataset with its loader, validate it, and write the arrays the workflow uses."""
+
+import numpy as np
+
+from brainalign.datasets import load_dataset
+from brainalign.io import write_json, write_npz
+from brainalign.rulekit import rule_context
+
+with rule_context(snakemake) as log:  # noqa: F821
+    p = snakemake.params  # noqa: F821
+    out = snakemake.output  # noqa: F821
+    ds = load_dataset(p.kind, p.path, tuple(p.regions), p.name, **dict(p.options))
+    log.info("%s: %d images, %d subjects, regions %s", ds.name, ds.n_images, len(ds.subjects),
+             ds.regions)
+    write_npz(out.stimuli, images=ds.images, image_names=np.array(ds.image_names),
+              categories=np.array(ds.categories))
+    write_npz(out.rdms, subjects=np.array(ds.subjects),
+              **{f"rdm_{region}": rdms for region, rdms in ds.rdms.items()})
+    write_json({"name": ds.name, "n_images": ds.n_images, "subjects": ds.subjects,
+                "regions": ds.regions, "metadata": ds.metadata}, out.info)
