@@ -13,6 +13,8 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
 import warnings
@@ -448,3 +450,97 @@ def test_warning_free_verification_for_known_hash(tmp_path):
         "verification": "sha256",
         "verified": True,
     }
+
+
+# --- the Snakemake rules ------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "snakemake"
+
+
+def _snakemake(workdir: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    exe = SNAKEMAKE if SNAKEMAKE.exists() else Path(sys.executable).parent / "snakemake"
+    return subprocess.run(
+        [
+            str(exe),
+            "--cores",
+            "1",
+            "-s",
+            str(workdir / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config.yaml"),
+            "--nolock",
+            *targets,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=workdir,
+    )
+
+
+@pytest.mark.slow
+def test_download_rules(server, tmp_path):
+    """download.smk fetches and verifies registry files; pre-placed files are only verified."""
+    base, routes, hits = server
+    other = b"second file" * 100
+    routes["/a.bin"] = ("ok", PAYLOAD)
+    routes["/b.bin"] = ("ok", other)
+    reg = tmp_path / "registry.yaml"
+    reg.write_text(
+        yaml.safe_dump(
+            {
+                "a": {
+                    "url": f"{base}/a.bin",
+                    "path": "data/g/a.bin",
+                    "description": "a",
+                    "sha256": sha(PAYLOAD),
+                    "group": "g",
+                },
+                "b": {
+                    "url": f"{base}/b.bin",
+                    "path": "data/g/b.bin",
+                    "description": "b",
+                    "sha256": sha(other),
+                    "group": "g",
+                },
+            }
+        )
+    )
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump({"download": {"registry": str(reg), "root": "res"}})
+    )
+    (tmp_path / "Snakefile").write_text(
+        f'include: "{REPO / "workflow" / "rules" / "download.smk"}"\n\nrule all:\n    input: []\n'
+    )
+    # b is placed by hand: it must be verified, not downloaded
+    placed = tmp_path / "res" / "data" / "g" / "b.bin"
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(other)
+    out = _snakemake(tmp_path, "res/.groups/g.done")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "res" / "data" / "g" / "a.bin").read_bytes() == PAYLOAD
+    assert hits == {"/a.bin": 1}
+    record = json.loads((tmp_path / "res" / ".verified" / "data" / "g" / "b.bin.json").read_text())
+    assert record["sha256"] == sha(other) and record["verified"]
+    # a corrupted hand-placed file fails verification and is kept as it is
+    (tmp_path / "res" / ".verified" / "data" / "g" / "b.bin.json").unlink()
+    placed.write_bytes(b"corrupt")
+    out = _snakemake(tmp_path, "res/.verified/data/g/b.bin.json")
+    assert out.returncode != 0
+    log = (tmp_path / "res" / ".logs" / "verify" / "data" / "g" / "b.bin.log").read_text()
+    assert "does not match" in log and str(placed) in log
+    assert placed.read_bytes() == b"corrupt"
+    # offline with a missing file: one clear error naming the URL and the path
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump({"download": {"registry": str(reg), "root": "res", "offline": True}})
+    )
+    (tmp_path / "res" / "data" / "g" / "a.bin").unlink()
+    out = _snakemake(tmp_path, "res/data/g/a.bin")
+    assert out.returncode != 0
+    log = (tmp_path / "res" / ".logs" / "download" / "data" / "g" / "a.bin.log").read_text()
+    assert f"{base}/a.bin" in log
+    assert str((tmp_path / "res" / "data" / "g" / "a.bin").resolve()) in log
+    assert hits == {"/a.bin": 1}

@@ -272,12 +272,12 @@ def verify_file(path: str | os.PathLike, resource: Resource) -> dict[str, Any]:
     digest = sha256sum(path)
     if resource.size is not None and size != resource.size:
         raise ChecksumError(
-            f"{path}: size {size} bytes does not match the registry entry "
+            f"{path.resolve()}: size {size} bytes does not match the registry entry "
             f"{resource.name!r} ({resource.size} bytes)"
         )
     if resource.sha256 and digest != resource.sha256:
         raise ChecksumError(
-            f"{path}: sha256 {digest} does not match the registry entry "
+            f"{path.resolve()}: sha256 {digest} does not match the registry entry "
             f"{resource.name!r} (expected {resource.sha256})"
         )
     if (
@@ -286,7 +286,7 @@ def verify_file(path: str | os.PathLike, resource: Resource) -> dict[str, Any]:
         and not digest.startswith(resource.sha256_prefix)
     ):
         raise ChecksumError(
-            f"{path}: sha256 {digest} does not start with "
+            f"{path.resolve()}: sha256 {digest} does not start with "
             f"{resource.sha256_prefix} as the registry entry "
             f"{resource.name!r} requires"
         )
@@ -446,14 +446,15 @@ def fetch(
             except (DownloadError, http.client.HTTPException, OSError) as exc:
                 last = exc
                 log(f"{resource.name}: transfer failed: {exc}")
-                time.sleep(min(2.0 * attempt, 5.0))
+                if attempt < retries:
+                    time.sleep(min(1.0 + 2.0 * attempt, 5.0))
                 continue
             try:
                 info = verify_file(tmp, resource)
             except ChecksumError as exc:  # the temporary file is deleted on the way out
                 raise ChecksumError(
                     f"{resource.name}: the file downloaded from {src} failed verification and "
-                    f"was discarded; nothing was written to {target}. "
+                    f"was discarded; nothing was written to {target.resolve()}. "
                     f"{str(exc).split(': ', 1)[1]}"
                 ) from exc
             os.replace(tmp, target)
