@@ -1,0 +1,79 @@
+# The legacy DeepCluster environment (Python 2.7 + PyTorch 0.3, envs/deepcluster-py27.yaml).
+#
+# With networks.legacy_deepcluster_env: true, the activations of the deepcluster conditions are
+# recorded by workflow/scripts/legacy/deepcluster_activations.py running in that env. The script is
+# standalone (valid Python 2.7 and 3, no brainalign import), so it is called with `shell:`:
+# Snakemake's `script:` preamble is Python 3 only. It writes the same .npz layout as
+# extract_activations and, under Python 3 with the same torch, the same numbers. The default
+# (false) keeps every condition in the modern env.
+#
+# Include after activations.smk; uses OUT, condition_seed and weights_for from common.smk.
+import shlex as _legacy_shlex
+import sys as _legacy_sys
+from pathlib import Path as _LegacyPath
+
+# This file's folder (workflow/rules), wherever the main Snakefile is.
+_LEGACY_SCRIPT = str(
+    _LegacyPath(workflow.snakefile).resolve().parent.parent
+    / "scripts"
+    / "legacy"
+    / "deepcluster_activations.py"
+)
+
+
+def _legacy_python():
+    """The conda env's python (2.7) under --use-conda, else this interpreter."""
+    try:
+        from snakemake_interface_executor_plugins.settings import DeploymentMethod
+
+        if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+            return "python"
+    except (ImportError, AttributeError):
+        pass
+    return _legacy_sys.executable
+
+
+def _legacy_weights_option(wildcards):
+    path = weights_for(wildcards.condition)
+    return f"--weights {_legacy_shlex.quote(str(path))}" if path else ""
+
+
+if config["networks"].get("legacy_deepcluster_env", False):
+
+    ruleorder: extract_activations_legacy > extract_activations
+
+    rule extract_activations_legacy:
+        input:
+            stimuli=f"{OUT}/dataset/stimuli.npz",
+            weights=lambda wc: weights_for(wc.condition),
+        output:
+            f"{OUT}/activations/{{condition}}.npz",
+        log:
+            f"{OUT}/logs/extract_activations/{{condition}}.legacy.log",
+        wildcard_constraints:
+            condition="deepcluster_(?:trained|untrained)",
+        conda:
+            "../../envs/deepcluster-py27.yaml"
+        threads: 2
+        resources:
+            mem_mb=6000,
+            runtime=30,
+        params:
+            python=_legacy_python(),
+            script=_LEGACY_SCRIPT,
+            training=lambda wc: wc.condition.rpartition("_")[2],
+            seed=lambda wc: condition_seed(wc.condition),
+            weights=_legacy_weights_option,
+            unsafe=lambda wc: (
+                "--allow-unsafe-pickle"
+                if "deepcluster" in config["networks"].get("allow_unsafe_pickle", [])
+                else ""
+            ),
+            conv_pooling=config["networks"].get("conv_pooling", "mean"),
+            device=config["networks"].get("device", "auto"),
+            batch_size=config["networks"].get("batch_size", 16),
+        shell:
+            "{params.python} {params.script:q} --images {input.stimuli:q} --out {output:q} "
+            "--training {params.training} --seed {params.seed} {params.weights} --top 10000 "
+            "--conv-pooling {params.conv_pooling} --batch-size {params.batch_size} "
+            "--device {params.device} --threads {threads} {params.unsafe} > {log:q} 2>&1"
