@@ -15,7 +15,8 @@ from rsatoolbox.rdm.compare import compare_kendall_tau_a
 from scipy.spatial.distance import pdist, squareform
 from skbio.stats.distance import mantel as skbio_mantel
 
-from brainalign.compare import condensed
+from brainalign import _kernels
+from brainalign.compare import condensed, kendall_fixed, kendall_mode, kendall_permuted, kendall_s
 from brainalign.mantel import (
     MantelResult,
     draw_permutations,
@@ -129,7 +130,7 @@ def test_every_correlation_equals_scipy(xy, method):
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_kendall_pvalue_equals_skbio(xy, alternative):
     x, y = xy
-    n_perm = 499
+    n_perm = 199
     ours = mantel_test(x, y, "tau_b", n_perm, alternative, seed=5)
     # the same permutations, passed explicitly
     explicit = mantel_test(x, y, "tau_b", draw_permutations(24, n_perm, 5), alternative)
@@ -155,8 +156,8 @@ def test_tau_a_and_tau_b_give_identical_pvalues(xy):
 @pytest.mark.parametrize("method", ["spearman", "pearson"])
 def test_correlation_pvalue_equals_skbio(xy, method):
     x, y = xy
-    ours = mantel_test(x, y, method, 499, "two-sided", seed=8)
-    stat, p, _ = skbio_mantel(x, y, method=method, permutations=499, seed=8)
+    ours = mantel_test(x, y, method, 999, "two-sided", seed=8)
+    stat, p, _ = skbio_mantel(x, y, method=method, permutations=999, seed=8)
     assert abs(ours.statistic - stat) <= 1e-12
     assert ours.pvalue == p
 
@@ -172,6 +173,78 @@ def test_study_sized_test_equals_skbio():
     assert abs(ours.statistic - stat) <= 1e-12
     assert ours.pvalue == p
     assert ours.pvalue < 0.05  # there is real shared structure
+
+
+def _light_ties(v: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Copy k values onto k others: a few exact duplicates, as float32 storage produces."""
+    v = v.copy()
+    idx = rng.choice(v.size, 2 * k, replace=False)
+    v[idx[:k]] = v[idx[k:]]
+    return v
+
+
+LIGHT = {"light_x": (6, 0), "light_y": (0, 9), "light_both": (6, 9)}
+
+
+@pytest.mark.parametrize("case", list(LIGHT))
+def test_light_ties_every_tau_equals_scipy(case):
+    """A few duplicates (the exact tie-correction path of the kernel)."""
+    rng = np.random.default_rng(list(LIGHT).index(case) + 50)
+    n = 26
+    kx, ky = LIGHT[case]
+    vx = _light_ties(condensed(_rdm(rng, n)), kx, rng)
+    vy = _light_ties(condensed(_rdm(rng, n)), ky, rng)
+    fixed, perm = kendall_fixed(vx, n), kendall_permuted(vy, n)
+    assert kendall_mode(vx.size, fixed, perm) == _kernels.MODE_CORRECTED
+    perms = draw_permutations(n, 300, 12)
+    obs, null = permutation_statistics(vx, vy, "tau_b", perms)
+    x = squareform(vx)
+    assert abs(obs - ss.kendalltau(vx, vy).statistic) <= 1e-12
+    expected = np.array([ss.kendalltau(_permuted(x, p), vy).statistic for p in perms])
+    np.testing.assert_allclose(null, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties", ["none", "light", "heavy"])
+def test_all_kernel_modes_agree(ties):
+    """Every exact mode of the Kendall kernel gives the same S, equal to scipy's."""
+    rng = np.random.default_rng(60)
+    n = 22
+    vx, vy = condensed(_rdm(rng, n)), condensed(_rdm(rng, n))
+    if ties == "light":
+        vx, vy = _light_ties(vx, 4, rng), _light_ties(vy, 5, rng)
+    elif ties == "heavy":
+        vx, vy = np.round(vx, 1), np.round(vy, 1)
+    fixed, perm = kendall_fixed(vx, n), kendall_permuted(vy, n)
+    perms = draw_permutations(n, 200, 13)
+    tot = vx.size * (vx.size - 1) // 2
+    scale = np.sqrt(tot - fixed.ties) * np.sqrt(tot - perm.ties)
+    x = squareform(vx)
+    inv = np.argsort(perms, axis=1)  # kendall_s(invert=True) permutes x by p
+    expected = np.array([ss.kendalltau(_permuted(x, p), vy).statistic for p in perms]) * scale
+    modes = [_kernels.MODE_CORRECTED, _kernels.MODE_GROUPED, _kernels.MODE_FENWICK]
+    if ties == "none":
+        modes.append(_kernels.MODE_FAST)
+    for mode in modes:
+        s = kendall_s(fixed, [perm], perms, True, force_mode=mode)[0]
+        np.testing.assert_allclose(s, expected, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(kendall_s(fixed, [perm], inv, False, force_mode=mode)[0], s)
+
+
+@pytest.mark.slow
+def test_large_rdm_fenwick_path_equals_scipy():
+    """N = 200 (19,900 pairs) is beyond the bitset structure and uses the Fenwick kernel."""
+    rng = np.random.default_rng(70)
+    n = 200
+    x, y = _rdm(rng, n), _rdm(rng, n, 2)
+    vy = condensed(y)
+    assert kendall_mode(vy.size, kendall_fixed(condensed(x), n), kendall_permuted(vy, n)) == (
+        _kernels.MODE_FENWICK
+    )
+    perms = draw_permutations(n, 20, 1)
+    obs, null = permutation_statistics(x, y, "tau_b", perms)
+    assert abs(obs - ss.kendalltau(condensed(x), vy).statistic) <= 1e-12
+    expected = np.array([ss.kendalltau(_permuted(x, p), vy).statistic for p in perms])
+    np.testing.assert_allclose(null, expected, rtol=0, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- many / threads

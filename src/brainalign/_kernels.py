@@ -19,13 +19,15 @@ Inversions are counted with a three-level structure over the ranks ``0..M`` (``M
 
 * ``bits``: a bitset, 64 ranks per word -> "inserted ranks greater than ``h`` in ``h``'s word"
   is one shift and one POPCNT;
-* ``a1[w]`` (uint16): inserted ranks in words ``> w`` of the same 32-word group (2,048 ranks);
+* ``a1[w]`` (uint16): inserted ranks in words ``> w`` of the same 16-word group (1,024 ranks);
 * ``a2[g]`` (uint16): inserted ranks in groups ``> g``.
 
 A query is one popcount plus two loads; an insertion sets one bit and adds 1 to a prefix of one
-32-lane ``a1`` group and of ``a2``, each a single 32 x uint16 vector add emitted directly as LLVM
-IR (so it does not depend on the auto-vectoriser).  The gather stays scalar on purpose: vector
-gathers are several times slower than scalar loads on current x86 microcode.
+16-lane ``a1`` group and of ``a2``, each a single 16 x uint16 vector add emitted directly as LLVM
+IR (so it does not depend on the auto-vectoriser).  The gather index of each pair depends only on
+the permutation, so it is computed once per permutation and shared by all permuted RDMs.  The
+gather stays scalar on purpose: vector gathers are several times slower than scalar loads on
+current x86 microcode.
 
 Ties: light ties use the no-ties count plus an exact correction over the tie groups
 (``O(sum c^2)``); heavy ties use a grouped count with two queries per element; ``M >= 65535``
@@ -53,8 +55,8 @@ __all__ = [
     "partial_dots",
 ]
 
-#: Largest number of pairs M handled by the bitset structure (ranks 0..M fit 1024 words).
-MAX_PAIRS_FAST = 65534
+#: Largest number of pairs M handled by the bitset structure (ranks 0..M fit 16 x 16 words).
+MAX_PAIRS_FAST = 16383
 
 MODE_FAST = 0  # no ties on either side
 MODE_CORRECTED = 1  # light ties: no-ties count + exact tie correction
@@ -63,12 +65,12 @@ MODE_FENWICK = 3  # M > MAX_PAIRS_FAST: Fenwick tree, any ties
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
-_U5 = np.uint64(5)
+_U4 = np.uint64(4)
 _U6 = np.uint64(6)
-_U11 = np.uint64(11)
-_U31 = np.uint64(31)
+_U10 = np.uint64(10)
+_U15 = np.uint64(15)
 _U63 = np.uint64(63)
-_LANES = 32
+_LANES = 16
 _BLOCK = 32  # permutations per parallel work item
 
 
@@ -88,11 +90,12 @@ def _popcount(typingctx, x):
 
 
 @intrinsic
-def _prefix_inc32(typingctx, arr, offset, limit):
-    """``arr[offset + u] += 1`` for the lanes ``u < limit`` of ``u in range(32)``.
+def _prefix_inc(typingctx, arr, offset, limit):
+    """``arr[offset + u] += 1`` for the lanes ``u < limit`` of ``u in range(16)``.
 
-    ``arr`` is a 1-D uint16 array with at least ``offset + 32`` elements.  Emitted as one
-    unaligned ``<32 x i16>`` load, compare, add and store.
+    ``arr`` is a 1-D uint16 array with at least ``offset + 16`` elements.  Emitted as one
+    unaligned ``<16 x i16>`` load, compare, masked add and store (256-bit: no AVX-512
+    frequency penalty; plain SSE/NEON code elsewhere).
     """
     if not (isinstance(arr, types.Array) and arr.dtype == types.uint16 and arr.ndim == 1):
         return None
@@ -114,7 +117,8 @@ def _prefix_inc32(typingctx, arr, offset, limit):
         )
         iota = ir.Constant(vty, list(range(_LANES)))
         mask = builder.icmp_unsigned("<", iota, splat)
-        builder.store(builder.add(vec, builder.zext(mask, vty)), vptr, align=2)
+        inc = builder.add(vec, ir.Constant(vty, [1] * _LANES))
+        builder.store(builder.select(mask, inc, vec), vptr, align=2)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -129,32 +133,50 @@ def _prefix_inc32(typingctx, arr, offset, limit):
 def _count_greater(bits, a1, a2, h):
     """Number of inserted ranks strictly greater than ``h`` (uint64, ``0 <= h <= M``)."""
     w = h >> _U6
-    return _popcount(bits[w] >> (h & _U63) >> _U1) + np.uint64(a1[w]) + np.uint64(a2[h >> _U11])
+    return _popcount(bits[w] >> (h & _U63) >> _U1) + np.uint64(a1[w]) + np.uint64(a2[h >> _U10])
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _insert(bits, a1, a2, t):
     w = t >> _U6
     bits[w] |= _U1 << (t & _U63)
-    grp = t >> _U11
-    _prefix_inc32(a1, grp << _U5, w & _U31)
-    _prefix_inc32(a2, _U0, grp)
+    grp = t >> _U10
+    _prefix_inc(a1, grp << _U4, w & _U15)
+    _prefix_inc(a2, _U0, grp)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step(bits, a1, a2, t):
+    g = _count_greater(bits, a1, a2, t)
+    _insert(bits, a1, a2, t)
+    return g
 
 
 @njit(cache=True, nogil=True)
-def _inv_fast(tab, qr, qc, ii, jj, bits, a1, a2, record, seq, pos):
+def _inv_fast(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, record, seq, pos):
     """Inversions of the gathered rank sequence (ranks treated as distinct).
 
-    With ``record`` the sequence (``seq[k] = t``) and its inverse (``pos[t] = k``) are stored
-    for the tie correction.
+    ``idx_mode``: 0 gathers through ``qr, qc, ii, jj``; 1 does the same and stores the gather
+    indices in ``idx``; 2 reuses ``idx`` (from an earlier call with the same permutation).
+    With ``record`` (needs ``idx_mode >= 1``) the sequence (``seq[k] = t``) and its inverse
+    (``pos[t] = k``) are stored for the tie correction.
     """
     m = ii.shape[0]
     greater = _U0
-    for k in range(m):
-        t = np.uint64(tab[qr[ii[k]] + qc[jj[k]]])
-        greater += _count_greater(bits, a1, a2, t)
-        _insert(bits, a1, a2, t)
-        if record:
+    if idx_mode == 0:
+        for k in range(m):
+            greater += _step(bits, a1, a2, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
+    elif idx_mode == 1:
+        for k in range(m):
+            j = qr[ii[k]] + qc[jj[k]]
+            idx[k] = j
+            greater += _step(bits, a1, a2, np.uint64(tab[j]))
+    else:
+        for k in range(m):
+            greater += _step(bits, a1, a2, np.uint64(tab[idx[k]]))
+    if record:
+        for k in range(m):
+            t = np.uint64(tab[idx[k]])
             seq[k] = t
             pos[t] = k
     return np.int64(greater)
@@ -285,6 +307,7 @@ def kendall_s_many(
         a2 = np.zeros(_LANES, dtype=np.uint16)
         qr = np.empty(n, dtype=np.uint32)
         qc = np.empty(n, dtype=np.uint32)
+        idx = np.empty(m, dtype=np.uint32)
         seq = np.empty(m, dtype=np.uint64)
         pos = np.empty(m + 1, dtype=np.int64)
         tree = np.empty(m + 1, dtype=np.int32)
@@ -297,6 +320,7 @@ def kendall_s_many(
                 else:
                     qc[a] = v
                     qr[a] = v * n
+            have_idx = False
             for s in range(nsub):
                 mode = modes[s]
                 if mode == MODE_FENWICK:
@@ -312,7 +336,16 @@ def kendall_s_many(
                     )
                 else:
                     record = mode == MODE_CORRECTED
-                    inv = _inv_fast(tabs[s], qr, qc, ii, jj, bits, a1, a2, record, seq, pos)
+                    if have_idx:
+                        idx_mode = 2
+                    elif record or nsub > 1:
+                        idx_mode = 1
+                    else:
+                        idx_mode = 0
+                    inv = _inv_fast(
+                        tabs[s], idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, record, seq, pos
+                    )
+                    have_idx = idx_mode > 0
                     sv = tot - 2 * inv
                     if record:
                         sv -= _tie_correction(
