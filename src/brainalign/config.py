@@ -161,14 +161,14 @@ def check_config(cfg: dict[str, Any]) -> dict[str, Any]:
     for cond in conds:
         network, _, training = cond.rpartition("_")
         if training == "trained":
-            path = cfg["networks"].get("weights", {}).get(network)
-            if not path or not Path(path).is_file():
-                from brainalign.weights import WeightsNotFoundError, _missing_message
+            from brainalign.weights import WeightsNotFoundError, resolve_weights_path
 
-                msg = _missing_message(network, path)
-                raise ConfigError(
-                    f"config key 'networks.weights.{network}': {msg}"
-                ) from WeightsNotFoundError(msg)
+            configured = cfg["networks"].get("weights", {}).get(network)
+            try:
+                resolved = resolve_weights_path(network, configured)
+            except WeightsNotFoundError as err:
+                raise ConfigError(f"config key 'networks.weights.{network}': {err}") from None
+            cfg["networks"].setdefault("weights", {})[network] = str(resolved)
     for name in cfg["networks"].get("allow_unsafe_pickle", []):
         if name not in KNOWN_NETWORKS:
             raise ConfigError(

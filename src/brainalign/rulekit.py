@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["rule_context", "Progress"]
+__all__ = ["rule_context", "Progress", "export_package_path"]
 
 
 @contextlib.contextmanager
@@ -50,8 +50,10 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
         logger.info("rule %s started (threads=%d)", smk.rule, threads)
         yield logger
         logger.info("rule %s finished in %.1f s", smk.rule, time.perf_counter() - start)
-    except BaseException:
+    except BaseException as exc:
         logger.exception("rule %s failed", smk.rule)
+        # One readable line on the console too (the traceback is in the log).
+        print(f"brainalign: rule {smk.rule} failed: {type(exc).__name__}: {exc}", file=old_err)
         raise
     finally:
         sys.stdout, sys.stderr = old_out, old_err
@@ -72,3 +74,14 @@ class Progress:
         if done >= total or now - self._last >= self.every:
             self._last = now
             self.logger.info("%s: %d/%d (%.0f%%)", self.label, done, total, 100 * done / total)
+
+
+def export_package_path(src: str) -> None:
+    """Prepend ``src`` to ``PYTHONPATH`` so every job the workflow starts can import brainalign.
+
+    Snakemake's ``script:`` preamble adds only the script's own folder to ``sys.path``; jobs
+    inherit the environment of the Snakemake process (locally, in conda envs, and on SLURM,
+    which exports the submitting environment), so one variable reaches them all.
+    """
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    os.environ["PYTHONPATH"] = os.pathsep.join([src, *parts])

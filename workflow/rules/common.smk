@@ -13,11 +13,12 @@ min_version("9.0")
 # local jobs, `script:` jobs (whose preamble only adds the script's folder), `shell:` jobs,
 # conda-env jobs and cluster jobs (submitted with the environment exported).
 SRC = str(Path(workflow.basedir) / "src")
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p
-)
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
+
+from brainalign.rulekit import export_package_path
+
+export_package_path(SRC)
 
 from brainalign.config import ConfigError, check_config, derive_seed, validate_config
 
@@ -95,3 +96,10 @@ def dataset_source_files(ds_cfg):
     from brainalign.datasets import source_files
 
     return source_files(ds_cfg["kind"], ds_cfg["path"])
+
+
+def dataset_inputs(wildcards):
+    """Files the dataset loader reads (so a change to them reruns the study)."""
+    if config["dataset"]["kind"] == "synthetic":
+        return rules.simulate_dataset.output
+    return dataset_source_files(config["dataset"])

@@ -7,20 +7,20 @@ rule compare_subjects:
         brain=f"{OUT}/dataset/brain_rdms.npz",
     output:
         f"{OUT}/comparison/{{region}}/{{condition}}.csv",
+    log:
+        f"{OUT}/logs/compare_subjects/{{region}}/{{condition}}.log",
+    conda:
+        "../../envs/rsa.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         method=config["comparison"]["method"],
         permutations=config["comparison"]["permutations"],
         alternative=config["comparison"]["alternative"],
         seed=lambda wc: derive_seed(config["seed"], "mantel", wc.condition, wc.region),
         dataset=DS,
-    threads: 2
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    log:
-        f"{OUT}/logs/compare_subjects/{{region}}/{{condition}}.log",
-    conda:
-        "../../envs/rsa.yaml"
     script:
         "../scripts/compare_subjects.py"
 
@@ -29,17 +29,22 @@ rule noise_ceiling:
     input:
         f"{OUT}/dataset/brain_rdms.npz",
     output:
-        f"{OUT}/noise_ceiling/{{region}}.csv",
-    params:
-        method=config["comparison"]["method"],
-        dataset=DS,
+        report(
+            f"{OUT}/tables/noise_ceiling.csv",
+            caption="../report/noise_ceiling_table.rst",
+            category="Tables",
+        ),
+    log:
+        f"{OUT}/logs/noise_ceiling.log",
+    conda:
+        "../../envs/rsa.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        f"{OUT}/logs/noise_ceiling/{{region}}.log",
-    conda:
-        "../../envs/rsa.yaml"
+    params:
+        method=config["comparison"]["method"],
+        regions=REGIONS,
+        dataset=DS,
     script:
         "../scripts/noise_ceiling.py"
 
@@ -51,24 +56,18 @@ rule collect_tables:
             region=REGIONS,
             condition=CONDITIONS,
         ),
-        noise_ceiling=expand(f"{OUT}/noise_ceiling/{{region}}.csv", region=REGIONS),
     output:
         comparison=report(
             f"{OUT}/tables/comparison.csv",
             caption="../report/comparison_table.rst",
             category="Tables",
         ),
-        noise_ceiling=report(
-            f"{OUT}/tables/noise_ceiling.csv",
-            caption="../report/noise_ceiling_table.rst",
-            category="Tables",
-        ),
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         f"{OUT}/logs/collect_tables.log",
     conda:
         "../../envs/rsa.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/collect_tables.py"

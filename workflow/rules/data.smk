@@ -1,13 +1,6 @@
 # Stage 1: the stimulus set and the subject RDMs.
 
 
-def dataset_inputs(wildcards):
-    """Files the dataset loader reads (so a change to them reruns the study)."""
-    if config["dataset"]["kind"] == "synthetic":
-        return rules.simulate_dataset.output
-    return dataset_source_files(config["dataset"])
-
-
 if config["dataset"]["kind"] == "synthetic":
 
     rule simulate_dataset:
@@ -17,13 +10,13 @@ if config["dataset"]["kind"] == "synthetic":
             images=directory(f"{OUT}/data/{SYNTH_SET}/{SYNTH_N}images"),
             truth=f"{OUT}/data/{SYNTH_SET}/ground_truth.json",
             truth_rdms=f"{OUT}/data/{SYNTH_SET}/ground_truth.npz",
-        params:
-            synthetic=config["dataset"]["synthetic"],
-            seed=derive_seed(config["seed"], "synthetic-dataset"),
         log:
             f"{OUT}/logs/simulate_dataset.log",
         conda:
             "../../envs/torch.yaml"
+        params:
+            synthetic=config["dataset"]["synthetic"],
+            seed=derive_seed(config["seed"], "synthetic-dataset"),
         script:
             "../scripts/simulate_dataset.py"
 
@@ -35,15 +28,15 @@ rule prepare_dataset:
         stimuli=f"{OUT}/dataset/stimuli.npz",
         rdms=f"{OUT}/dataset/brain_rdms.npz",
         info=f"{OUT}/dataset/dataset.json",
+    log:
+        f"{OUT}/logs/prepare_dataset.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         kind=config["dataset"]["kind"],
         path=dataset_path(config["dataset"], OUT),
         regions=REGIONS,
         options=config["dataset"]["options"],
         name=DS,
-    log:
-        f"{OUT}/logs/prepare_dataset.log",
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/prepare_dataset.py"

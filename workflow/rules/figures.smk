@@ -14,26 +14,30 @@ rule figure_profiles:
             subcategory="{region}",
         ),
         comparisons=report(
-            expand(f"{OUT}/figures/comparisons_{{{{region}}}}.{{ext}}", ext=FORMATS)
-            if COMPARISONS
-            else [],
+            (
+                expand(
+                    f"{OUT}/figures/comparisons_{{{{region}}}}.{{ext}}", ext=FORMATS
+                )
+                if COMPARISONS
+                else []
+            ),
             caption="../report/comparisons.rst",
             category="Figures",
             subcategory="{region}",
         ),
+    log:
+        f"{OUT}/logs/figure_profiles/{{region}}.log",
+    conda:
+        "../../envs/figures.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         comparisons=config["statistics"]["comparisons"],
         conditions=CONDITIONS,
         noise_ceiling=config["figures"]["noise_ceiling"],
         context=config["figures"]["context"],
         method=config["comparison"]["method"],
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    log:
-        f"{OUT}/logs/figure_profiles/{{region}}.log",
-    conda:
-        "../../envs/figures.yaml"
     script:
         "../scripts/figure_profiles.py"
 
@@ -47,15 +51,15 @@ rule figure_layer_rdms:
             caption="../report/layer_rdms.rst",
             category="RDMs",
         ),
-    params:
-        context=config["figures"]["context"],
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         f"{OUT}/logs/figure_layer_rdms/{{condition}}.log",
     conda:
         "../../envs/figures.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        context=config["figures"]["context"],
     script:
         "../scripts/figure_layer_rdms.py"
 
@@ -65,18 +69,24 @@ rule figure_brain_rdm:
         f"{OUT}/dataset/brain_rdms.npz",
     output:
         report(
-            expand(f"{OUT}/figures/brain_rdm_{{{{region}}}}.{{ext}}", ext=FORMATS),
+            expand(
+                f"{OUT}/figures/brain_rdm_{{region}}.{{ext}}",
+                region=REGIONS,
+                ext=FORMATS,
+            ),
             caption="../report/brain_rdm.rst",
             category="RDMs",
         ),
-    params:
-        context=config["figures"]["context"],
+    log:
+        f"{OUT}/logs/figure_brain_rdm.log",
+    conda:
+        "../../envs/figures.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    log:
-        f"{OUT}/logs/figure_brain_rdm/{{region}}.log",
-    conda:
-        "../../envs/figures.yaml"
+    params:
+        regions=REGIONS,
+        formats=FORMATS,
+        context=config["figures"]["context"],
     script:
         "../scripts/figure_brain_rdm.py"

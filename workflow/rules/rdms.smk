@@ -6,14 +6,14 @@ rule layer_rdms:
         f"{OUT}/activations/{{condition}}.npz",
     output:
         f"{OUT}/rdms/{{condition}}.npz",
-    params:
-        metric=config["rdm"]["metric"],
-    resources:
-        mem_mb=4000,
-        runtime=10,
     log:
         f"{OUT}/logs/layer_rdms/{{condition}}.log",
     conda:
         "../../envs/rsa.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        metric=config["rdm"]["metric"],
     script:
         "../scripts/layer_rdms.py"

@@ -15,16 +15,16 @@ rule group_statistics:
             caption="../report/posthoc_table.rst",
             category="Tables",
         ),
-    params:
-        comparisons=config["statistics"]["comparisons"],
-        mode=config["statistics"]["mode"],
-        alpha=config["statistics"]["alpha"],
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         f"{OUT}/logs/group_statistics.log",
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        comparisons=config["statistics"]["comparisons"],
+        mode=config["statistics"]["mode"],
+        alpha=config["statistics"]["alpha"],
     script:
         "../scripts/group_statistics.py"

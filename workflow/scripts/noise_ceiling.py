@@ -1,4 +1,4 @@
-"""Leave-one-subject-out noise ceiling of one region."""
+"""Leave-one-subject-out noise ceiling of every region."""
 
 import pandas as pd
 
@@ -8,14 +8,14 @@ from brainalign.rulekit import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
     p = snakemake.params  # noqa: F821
-    region = snakemake.wildcards.region  # noqa: F821
     brain = read_npz(snakemake.input[0])  # noqa: F821
     subjects = [str(s) for s in brain["subjects"]]
-    lower, upper = noise_ceiling(brain[f"rdm_{region}"], p.method)
-    log.info("%s noise ceiling: lower %.4f, upper %.4f", region, lower.mean(), upper.mean())
-    table = pd.concat([
-        pd.DataFrame({"dataset": p.dataset, "region": region, "subject": subjects,
-                      "bound": bound, "statistic": p.method, "value": values})
-        for bound, values in (("lower", lower), ("upper", upper))
-    ], ignore_index=True)
-    write_table(table, snakemake.output[0])  # noqa: F821
+    frames = []
+    for region in p.regions:
+        lower, upper = noise_ceiling(brain[f"rdm_{region}"], p.method)
+        log.info("%s noise ceiling: lower %.4f, upper %.4f", region, lower.mean(), upper.mean())
+        for bound, values in (("lower", lower), ("upper", upper)):
+            frames.append(pd.DataFrame({"dataset": p.dataset, "region": region,
+                                        "subject": subjects, "bound": bound,
+                                        "statistic": p.method, "value": values}))
+    write_table(pd.concat(frames, ignore_index=True), snakemake.output[0])  # noqa: F821
