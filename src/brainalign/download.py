@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import sys
@@ -40,7 +41,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -59,6 +60,7 @@ __all__ = [
     "safe_extract",
     "extract_resource",
     "is_offline",
+    "RuleHelper",
     "main",
 ]
 
@@ -588,6 +590,88 @@ def extract_resource(resource: Resource, root: str | os.PathLike) -> list[str]:
     if not resource.extract_to:
         raise ValueError(f"registry entry {resource.name!r} has no extract_to")
     return safe_extract(resource.target(root), Path(root) / resource.extract_to)
+
+
+# --- Snakemake helper -----------------------------------------------------------------------
+
+
+class RuleHelper:
+    """Paths and wildcard patterns for ``workflow/rules/download.smk``.
+
+    Parameters
+    ----------
+    registry_file : path-like
+    root : str
+        Resources root as the workflow sees it (relative to its working directory).
+    urls : mapping, optional
+        Name → URL overrides (config ``download.urls``).
+    """
+
+    def __init__(
+        self,
+        registry_file: str | os.PathLike,
+        root: str = "resources",
+        urls: Mapping[str, str] | None = None,
+    ) -> None:
+        self.registry_file = str(registry_file)
+        self.registry = load_registry(registry_file)
+        self.root = str(root).rstrip("/") or "."
+        self.urls = dict(urls or {})
+        self.by_path = {res.path: name for name, res in self.registry.items()}
+        self.archives = [n for n, r in self.registry.items() if r.extract_to]
+        self.groups = sorted({r.group for r in self.registry.values() if r.group})
+
+    @staticmethod
+    def _alternatives(items: Iterable[str]) -> str:
+        return "|".join(re.escape(x) for x in items) or "(?!)"
+
+    @property
+    def path_pattern(self) -> str:
+        """Regex matching exactly the registry target paths (for ``wildcard_constraints``)."""
+        return self._alternatives(self.by_path)
+
+    @property
+    def archive_pattern(self) -> str:
+        return self._alternatives(self.archives)
+
+    @property
+    def group_pattern(self) -> str:
+        return self._alternatives(self.groups)
+
+    def path(self, name: str) -> str:
+        """Target path of entry ``name`` under the root."""
+        return f"{self.root}/{_get(self.registry, name).path}"
+
+    def stamp(self, name: str) -> str:
+        """Verification record of entry ``name``."""
+        return f"{self.root}/.verified/{_get(self.registry, name).path}.json"
+
+    def inputs(self, name: str) -> list[str]:
+        """The file of entry ``name`` plus its verification record (use as rule input)."""
+        return [self.path(name), self.stamp(name)]
+
+    def url_option(self, name: str) -> str:
+        """``--url <override>`` for the CLI, or ``""``."""
+        url = self.urls.get(name)
+        return f"--url {shlex.quote(str(url))}" if url else ""
+
+    def group_inputs(self, group: str) -> list[str]:
+        """Every file, record and extraction record of a group."""
+        out: list[str] = []
+        for name, res in self.registry.items():
+            if res.group == group:
+                out += self.inputs(name)
+                if res.extract_to:
+                    out.append(f"{self.root}/.extracted/{name}.json")
+        return out
+
+    @staticmethod
+    def root_of(path: str, relative: str) -> str:
+        """The root a rule's file lives under: ``path`` minus ``/<relative>``."""
+        suffix = "/" + relative
+        if not path.endswith(suffix):
+            raise ValueError(f"{path!r} does not end with {suffix!r}")
+        return path[: -len(suffix)] or "."
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -21,21 +21,24 @@ _LEGACY_SCRIPT = str(
 )
 
 
-def _legacy_python():
-    """The conda env's python (2.7) under --use-conda, else this interpreter."""
-    try:
-        from snakemake_interface_executor_plugins.settings import DeploymentMethod
+try:  # the conda env's python (2.7) under --use-conda, else this interpreter
+    from snakemake_interface_executor_plugins.settings import (
+        DeploymentMethod as _LegacyDeploy,
+    )
 
-        if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-            return "python"
-    except (ImportError, AttributeError):
-        pass
-    return _legacy_sys.executable
-
-
-def _legacy_weights_option(wildcards):
-    path = weights_for(wildcards.condition)
-    return f"--weights {_legacy_shlex.quote(str(path))}" if path else ""
+    _LEGACY_PYTHON = (
+        "python"
+        if _LegacyDeploy.CONDA in workflow.deployment_settings.deployment_method
+        else _legacy_sys.executable
+    )
+except (ImportError, AttributeError):
+    _LEGACY_PYTHON = _legacy_sys.executable
+# --weights <file> for trained conditions (weights_for comes from common.smk)
+_legacy_weights_option = lambda wc: " ".join(
+    f"--weights {_legacy_shlex.quote(str(path))}"
+    for path in [weights_for(wc.condition)]
+    if path
+)
 
 
 if config["networks"].get("legacy_deepcluster_env", False):
@@ -59,7 +62,7 @@ if config["networks"].get("legacy_deepcluster_env", False):
             mem_mb=6000,
             runtime=30,
         params:
-            python=_legacy_python(),
+            python=_LEGACY_PYTHON,
             script=_LEGACY_SCRIPT,
             training=lambda wc: wc.condition.rpartition("_")[2],
             seed=lambda wc: condition_seed(wc.condition),
@@ -73,7 +76,7 @@ if config["networks"].get("legacy_deepcluster_env", False):
             device=config["networks"].get("device", "auto"),
             batch_size=config["networks"].get("batch_size", 16),
         shell:
-            "{params.python} {params.script:q} --images {input.stimuli:q} --out {output:q} "
+            "{params.python:q} {params.script:q} --images {input.stimuli:q} --out {output:q} "
             "--training {params.training} --seed {params.seed} {params.weights} --top 10000 "
             "--conv-pooling {params.conv_pooling} --batch-size {params.batch_size} "
             "--device {params.device} --threads {threads} {params.unsafe} > {log:q} 2>&1"
