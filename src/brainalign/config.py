@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
+
+from brainalign.seeds import config_hash, derive_seed
 
 __all__ = ["ConfigError", "validate_config", "derive_seed", "config_hash", "SCHEMA_PATH"]
 
@@ -99,22 +97,6 @@ def validate_config(
             )
         raise ConfigError(f"config key {_where(path)!r}: {error.message}")
     return cfg
-
-
-def derive_seed(base: int, *keys: Any) -> int:
-    """A stable 32-bit seed for one purpose, derived from the config's base seed.
-
-    ``derive_seed(2020, "network", "alexnet")`` is the same on every machine and Python run
-    (no use of Python's randomised ``hash``).
-    """
-    entropy = [int(base)] + [zlib.crc32(str(k).encode()) for k in keys]
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """SHA-256 (first 16 hex digits) of the config serialised canonically."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 #: Network names known to the workflow (kept here, free of torch, for config checks; must

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from brainalign.config import derive_seed
+from brainalign.seeds import derive_seed
 from brainalign.io import read_npz, write_table
 from brainalign.mantel import mantel_many
 from brainalign.rulekit import Progress, rule_context
