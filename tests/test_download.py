@@ -488,6 +488,10 @@ def test_download_rules(server, tmp_path):
     other = b"second file" * 100
     routes["/a.bin"] = ("ok", PAYLOAD)
     routes["/b.bin"] = ("ok", other)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("Set/target.txt", b"inside")
+    routes["/c.zip"] = ("ok", buf.getvalue())
     reg = tmp_path / "registry.yaml"
     reg.write_text(
         yaml.safe_dump(
@@ -506,6 +510,14 @@ def test_download_rules(server, tmp_path):
                     "sha256": sha(other),
                     "group": "g",
                 },
+                "c": {
+                    "url": f"{base}/c.zip",
+                    "path": "data/g/c.zip",
+                    "description": "an archive",
+                    "sha256": sha(buf.getvalue()),
+                    "extract_to": "data/g/c",
+                    "group": "g",
+                },
             }
         )
     )
@@ -522,7 +534,8 @@ def test_download_rules(server, tmp_path):
     out = _snakemake(tmp_path, "res/.groups/g.done")
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "res" / "data" / "g" / "a.bin").read_bytes() == PAYLOAD
-    assert hits == {"/a.bin": 1}
+    assert hits == {"/a.bin": 1, "/c.zip": 1}
+    assert (tmp_path / "res" / "data" / "g" / "c" / "Set" / "target.txt").read_bytes() == b"inside"
     record = json.loads((tmp_path / "res" / ".verified" / "data" / "g" / "b.bin.json").read_text())
     assert record["sha256"] == sha(other) and record["verified"]
     # a corrupted hand-placed file fails verification and is kept as it is
@@ -543,4 +556,32 @@ def test_download_rules(server, tmp_path):
     log = (tmp_path / "res" / ".logs" / "download" / "data" / "g" / "a.bin.log").read_text()
     assert f"{base}/a.bin" in log
     assert str((tmp_path / "res" / "data" / "g" / "a.bin").resolve()) in log
-    assert hits == {"/a.bin": 1}
+    assert hits == {"/a.bin": 1, "/c.zip": 1}
+
+
+def test_rule_helper_paths_and_patterns(tmp_path):
+    import re
+
+    helper = dl.RuleHelper(
+        dl.DEFAULT_REGISTRY, root="resources/", urls={"algonauts2019": "https://m/x.zip"}
+    )
+    assert helper.path("kriegeskorte2008_brain_rdms") == (
+        "resources/data/kriegeskorte2008/92_brainRDMs.mat"
+    )
+    assert helper.inputs("alexnet") == [
+        "resources/weights/alexnet-owt-7be5be79.pth",
+        "resources/.verified/weights/alexnet-owt-7be5be79.pth.json",
+    ]
+    assert re.fullmatch(helper.path_pattern, "data/kriegeskorte2008/92_brainRDMs.mat")
+    assert not re.fullmatch(helper.path_pattern, ".verified/data/kriegeskorte2008/x.json")
+    assert re.fullmatch(helper.archive_pattern, "algonauts2019")
+    assert set(helper.groups) == {"kriegeskorte2008", "algonauts2019", "weights", "taskonomy"}
+    assert "resources/.extracted/algonauts2019.json" in helper.group_inputs("algonauts2019")
+    assert len(helper.group_inputs("kriegeskorte2008")) == 6
+    assert helper.url_option("algonauts2019") == "--url https://m/x.zip"
+    assert helper.url_option("alexnet") == ""
+    assert dl.RuleHelper.root_of("/w/resources/data/a.mat", "data/a.mat") == "/w/resources"
+    with pytest.raises(ValueError):
+        dl.RuleHelper.root_of("/w/other.mat", "data/a.mat")
+    with pytest.raises(KeyError, match="no resource 'nope'"):
+        helper.path("nope")
