@@ -580,6 +580,17 @@ def test_rule_helper_paths_and_patterns(tmp_path):
     assert len(helper.group_inputs("kriegeskorte2008")) == 6
     assert helper.url_option("algonauts2019") == "--url https://m/x.zip"
     assert helper.url_option("alexnet") == ""
+    assert helper.records_for(
+        [
+            "resources/weights/alexnet-owt-7be5be79.pth",
+            "resources/data/kriegeskorte2008/92_brainRDMs.mat",
+            "resources/data/elsewhere.mat",
+            "/abs/path.pth",
+        ]
+    ) == [
+        "resources/.verified/weights/alexnet-owt-7be5be79.pth.json",
+        "resources/.verified/data/kriegeskorte2008/92_brainRDMs.mat.json",
+    ]
     assert dl.RuleHelper.root_of("/w/resources/data/a.mat", "data/a.mat") == "/w/resources"
     with pytest.raises(ValueError):
         dl.RuleHelper.root_of("/w/other.mat", "data/a.mat")

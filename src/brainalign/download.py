@@ -650,6 +650,20 @@ class RuleHelper:
         """The file of entry ``name`` plus its verification record (use as rule input)."""
         return [self.path(name), self.stamp(name)]
 
+    def records_for(self, paths: Iterable[str | os.PathLike]) -> list[str]:
+        """Verification records of those ``paths`` that are registry targets under the root.
+
+        Add them to a rule's input next to the files, so a file the user placed by hand is
+        verified before it is used; other paths are ignored.
+        """
+        out = []
+        for p in paths:
+            rel = os.path.normpath(str(p))
+            prefix = os.path.normpath(self.root) + os.sep
+            if rel.startswith(prefix) and rel[len(prefix) :] in self.by_path:
+                out.append(self.stamp(self.by_path[rel[len(prefix) :]]))
+        return out
+
     def url_option(self, name: str) -> str:
         """``--url <override>`` for the CLI, or ``""``."""
         url = self.urls.get(name)
