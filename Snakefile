@@ -12,6 +12,7 @@ include: "workflow/rules/rdms.smk"
 include: "workflow/rules/comparison.smk"
 include: "workflow/rules/statistics.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/provenance.smk"
 
 
 report: "workflow/report/workflow.rst"

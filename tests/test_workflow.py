@@ -204,3 +204,38 @@ def test_pandas_reads_subjects_as_labels(small_run):
     comp = pd.read_csv(small_run / "results" / "small" / "tables" / "comparison.csv",
                        dtype={"subject": str})
     assert comp["subject"].str.len().eq(2).all()
+
+
+def test_provenance_in_every_table_and_figure(small_run):
+    import json
+
+    from PIL import Image
+
+    from brainalign.provenance import PROVENANCE_COLUMNS, hash_files
+
+    res = small_run / "results" / "small"
+    info = json.loads((res / "dataset" / "dataset.json").read_text())
+    digest, _ = hash_files(sorted(p for p in (res / "data" / "12_Image_Set").iterdir()))
+    assert info["dataset_sha256"] == digest
+    tables = sorted((res / "tables").glob("*.csv"))
+    assert {t.name for t in tables} >= {"comparison.csv", "noise_ceiling.csv", "anova.csv",
+                                        "posthoc.csv", "provenance.csv"}
+    for table in tables:
+        if table.name == "provenance.csv":
+            kv = dict(read_table(table).itertuples(index=False))
+            assert kv["dataset_sha256"] == digest and kv["seed"] == "7"
+            assert {"version.torch", "version.numpy", "version.scipy", "version.pingouin",
+                    "version.snakemake", "version.python", "version.brainalign"} <= set(kv)
+            continue
+        df = read_table(table)
+        for col in PROVENANCE_COLUMNS:
+            assert col in df.columns, (table.name, col)
+        assert (df["seed"] == 7).all() and df["config_hash"].str.len().eq(16).all()
+        assert df["dataset_sha256"].eq(digest).all(), table.name
+        for name in ("python=", "brainalign=", "torch=", "numpy=", "scipy=", "pingouin=",
+                     "snakemake="):
+            assert df["versions"].str.contains(name).all()
+    comp = read_table(res / "tables" / "comparison.csv")
+    assert comp["rule_seed"].notna().all()
+    meta = json.loads(Image.open(res / "figures" / "profiles_IT.png").text["Description"])
+    assert meta["dataset_sha256"] == digest and meta["seed"] == 7

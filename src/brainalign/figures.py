@@ -172,23 +172,28 @@ def plot_rdm_grid(
     return fig
 
 
-def save_figure(fig: plt.Figure, paths) -> None:
+def save_figure(fig: plt.Figure, paths, provenance: dict | None = None) -> None:
     """Save ``fig`` to every path (format from the suffix) atomically, then close it.
 
     Metadata that would change between runs (creation dates) is stripped, so the same data
-    gives the same bytes.
+    gives the same bytes. ``provenance`` (see :mod:`brainalign.provenance`) is stored as JSON
+    in the file's metadata (PNG ``Description``, PDF ``Subject``, SVG ``Description``).
     """
+    import json
     from pathlib import Path
 
     from brainalign.io import atomic_path
 
+    text = json.dumps(provenance, sort_keys=True, default=str) if provenance else None
     for path in [paths] if isinstance(paths, str | Path) else list(paths):
         fmt = Path(path).suffix.lstrip(".")
-        meta = {
+        meta: dict = {
             "png": {"Software": None},
             "pdf": {"CreationDate": None, "Producer": None},
             "svg": {"Date": None},
         }.get(fmt, {})
+        if text is not None:
+            meta[{"png": "Description", "pdf": "Subject", "svg": "Description"}[fmt]] = text
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=150, metadata=meta)
     plt.close(fig)

@@ -20,7 +20,13 @@ from brainalign.rulekit import export_package_path
 
 export_package_path(SRC)
 
-from brainalign.config import ConfigError, check_config, derive_seed, validate_config
+from brainalign.config import (
+    ConfigError,
+    check_config,
+    config_hash,
+    derive_seed,
+    validate_config,
+)
 
 try:
     _validated = check_config(validate_config(config))
@@ -29,6 +35,7 @@ except ConfigError as err:
 config.clear()
 config.update(_validated)
 
+CONFIG_HASH = config_hash(config)
 DS = config["dataset"]["name"]
 OUT = f"results/{DS}"
 CONDITIONS = config["networks"]["conditions"]
@@ -70,6 +77,7 @@ def all_targets():
         f"{OUT}/tables/noise_ceiling.csv",
         f"{OUT}/tables/anova.csv",
         f"{OUT}/tables/posthoc.csv",
+        f"{OUT}/tables/provenance.csv",
     ]
     for region in REGIONS:
         targets += figure_paths(f"profiles_{region}")

@@ -5,6 +5,7 @@ import pandas as pd
 from brainalign.seeds import derive_seed
 from brainalign.io import read_npz, write_table
 from brainalign.mantel import mantel_many
+from brainalign.provenance import provenance_fields, with_provenance
 from brainalign.rulekit import Progress, rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
@@ -29,4 +30,7 @@ with rule_context(snakemake) as log:  # noqa: F821
             "n_permutations": p.permutations, "alternative": p.alternative,
         }))
         progress(li + 1, len(layers))
-    write_table(pd.concat(frames, ignore_index=True), snakemake.output[0])  # noqa: F821
+    fields = provenance_fields(snakemake.config, str(brain["dataset_sha256"]),  # noqa: F821
+                               rule_seed=p.seed)
+    write_table(with_provenance(pd.concat(frames, ignore_index=True), fields),
+                snakemake.output[0])  # noqa: F821

@@ -20,4 +20,5 @@ with rule_context(snakemake) as log:  # noqa: F821
                                device=p.device, progress=Progress(log, "images"))
     for name, a in acts.items():
         log.info("%s: %s", name, a.shape)
-    write_npz(snakemake.output[0], layer_names=np.array(list(acts)), **acts)  # noqa: F821
+    write_npz(snakemake.output[0], layer_names=np.array(list(acts)),  # noqa: F821
+              dataset_sha256=stimuli["dataset_sha256"], **acts)

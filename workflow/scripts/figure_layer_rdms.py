@@ -2,10 +2,12 @@
 
 from brainalign.figures import plot_rdm_grid, save_figure
 from brainalign.io import read_npz
+from brainalign.provenance import provenance_fields
 from brainalign.rulekit import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
     data = read_npz(snakemake.input[0])  # noqa: F821
     titles = [str(x) for x in data["layer_names"]]
     fig = plot_rdm_grid(list(data["rdms"]), titles, snakemake.wildcards.condition)  # noqa: F821
-    save_figure(fig, snakemake.output)  # noqa: F821
+    prov = provenance_fields(snakemake.config, str(data["dataset_sha256"]))  # noqa: F821
+    save_figure(fig, snakemake.output, prov)  # noqa: F821

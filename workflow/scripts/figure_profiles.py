@@ -2,6 +2,7 @@
 
 from brainalign.figures import plot_profile_panels, save_figure
 from brainalign.io import read_table
+from brainalign.provenance import provenance_fields
 from brainalign.rulekit import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
@@ -13,6 +14,8 @@ with rule_context(snakemake) as log:  # noqa: F821
     nc = nc[nc["region"] == region]
     posthoc = read_table(snakemake.input.posthoc)  # noqa: F821
     posthoc = posthoc[posthoc["region"] == region] if len(posthoc) else None
+    prov = provenance_fields(snakemake.config,  # noqa: F821
+                             ";".join(sorted(set(table["dataset_sha256"]))))
     if p.noise_ceiling == "computed":
         means = nc.groupby("bound")["value"].mean()
         ceiling = (float(means["lower"]), float(means["upper"]))
@@ -26,9 +29,9 @@ with rule_context(snakemake) as log:  # noqa: F821
               for net in networks]
     fig = plot_profile_panels(table, panels, ceiling, None, ylabel,
                               f"{region}: networks vs brain", p.context)
-    save_figure(fig, snakemake.output.profiles)  # noqa: F821
+    save_figure(fig, snakemake.output.profiles, prov)  # noqa: F821
     if p.comparisons:
         panels = [(f"{a}\nvs {b}", [a, b]) for a, b in p.comparisons]
         fig = plot_profile_panels(table, panels, ceiling, posthoc, ylabel,
                                   f"{region}: condition comparisons", p.context)
-        save_figure(fig, snakemake.output.comparisons)  # noqa: F821
+        save_figure(fig, snakemake.output.comparisons, prov)  # noqa: F821

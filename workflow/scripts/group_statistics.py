@@ -3,6 +3,7 @@
 import pandas as pd
 
 from brainalign.io import read_table, write_table
+from brainalign.provenance import provenance_fields, with_provenance
 from brainalign.rulekit import rule_context
 from brainalign.stats import posthoc_tests, rm_anova
 
@@ -29,7 +30,10 @@ with rule_context(snakemake) as log:  # noqa: F821
     post_cols = ["dataset", "region", "comparison", "test", "layer", "condition_a",
                  "condition_b", "paired", "t", "dof", "p", "p_corrected", "correction",
                  "significant", "mode"]
-    write_table(pd.concat(anovas, ignore_index=True) if anovas else pd.DataFrame(
-        columns=anova_cols), snakemake.output.anova)  # noqa: F821
-    write_table(pd.concat(posthocs, ignore_index=True) if posthocs else pd.DataFrame(
-        columns=post_cols), snakemake.output.posthoc)  # noqa: F821
+    fields = provenance_fields(snakemake.config,  # noqa: F821
+                               ";".join(sorted(set(table["dataset_sha256"]))))
+    anova = pd.concat(anovas, ignore_index=True) if anovas else pd.DataFrame(columns=anova_cols)
+    posthoc = (pd.concat(posthocs, ignore_index=True) if posthocs
+               else pd.DataFrame(columns=post_cols))
+    write_table(with_provenance(anova, fields), snakemake.output.anova)  # noqa: F821
+    write_table(with_provenance(posthoc, fields), snakemake.output.posthoc)  # noqa: F821

@@ -16,4 +16,5 @@ with rule_context(snakemake) as log:  # noqa: F821
         except ValueError as err:
             raise ValueError(f"layer {name}: {err}") from None
     log.info("computed %d RDMs of size %d", len(rdms), rdms[0].shape[0])
-    write_npz(snakemake.output[0], rdms=np.stack(rdms), layer_names=np.array(layers))  # noqa: F821
+    write_npz(snakemake.output[0], rdms=np.stack(rdms), layer_names=np.array(layers),  # noqa: F821
+              dataset_sha256=acts["dataset_sha256"])

@@ -4,6 +4,7 @@ import pandas as pd
 
 from brainalign.io import read_npz, write_table
 from brainalign.noise_ceiling import noise_ceiling
+from brainalign.provenance import provenance_fields, with_provenance
 from brainalign.rulekit import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
@@ -18,4 +19,6 @@ with rule_context(snakemake) as log:  # noqa: F821
             frames.append(pd.DataFrame({"dataset": p.dataset, "region": region,
                                         "subject": subjects, "bound": bound,
                                         "statistic": p.method, "value": values}))
-    write_table(pd.concat(frames, ignore_index=True), snakemake.output[0])  # noqa: F821
+    fields = provenance_fields(snakemake.config, str(brain["dataset_sha256"]))  # noqa: F821
+    write_table(with_provenance(pd.concat(frames, ignore_index=True), fields),
+                snakemake.output[0])  # noqa: F821

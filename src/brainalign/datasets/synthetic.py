@@ -475,6 +475,10 @@ def write_stimulus_mat(path: str | os.PathLike, names: list[str], images: np.nda
         stim[0, i]["pixels"] = np.asarray(img, dtype=np.uint8)
     with atomic_path(path) as tmp:
         savemat(tmp, {"visual_stimuli": stim}, do_compression=True)
+        # scipy stamps the creation time into the 116-byte text header; fix it so the same
+        # seed gives the same bytes.
+        with open(tmp, "r+b") as fh:
+            fh.write(b"MATLAB 5.0 MAT-file, Platform: posix, Created by: brainalign".ljust(116))
 
 
 def generate_synthetic_study(out_dir: str | os.PathLike, n_images: int = 92,
