@@ -100,3 +100,19 @@ def test_seeds_and_hash_are_stable(cfg):
     other = copy.deepcopy(cfg)
     other["seed"] = 1
     assert config_hash(other) != config_hash(cfg)
+
+
+def test_paper_config_validates_with_weights_in_place(tmp_path, monkeypatch):
+    """The full Truzzi & Cusack design config is valid once the data and weights exist."""
+    cfg = yaml.safe_load((REPO / "resources" / "configs" / "truzzi2020_algonauts.yaml")
+                         .read_text())
+    data = tmp_path / "92_Image_Set"
+    data.mkdir()
+    cfg["dataset"]["path"] = str(data)
+    for net in cfg["networks"]["weights"]:
+        path = tmp_path / f"{net}.pth"
+        path.write_bytes(b"x")
+        cfg["networks"]["weights"][net] = str(path)
+    out = check_config(validate_config(cfg))
+    assert len(out["networks"]["conditions"]) == 6
+    assert len(out["statistics"]["comparisons"]) == 4

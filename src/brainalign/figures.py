@@ -130,9 +130,8 @@ def plot_profile_panels(
     for ax, (ptitle, conds) in zip(axes[0], panels, strict=True):
         ph = None
         if posthoc is not None and len(conds) == 2:
-            ph = posthoc[
-                (posthoc["condition_a"] == conds[0]) & (posthoc["condition_b"] == conds[1])
-            ]
+            pair = posthoc[["condition_a", "condition_b"]].apply(frozenset, axis=1)
+            ph = posthoc[(pair == frozenset(conds)) & (posthoc["test"] == "between_conditions")]
         plot_layer_profiles(ax, table, conds, ceiling, ph, ylabel, ylim)
         ax.set_title(ptitle)
     fig.suptitle(title)

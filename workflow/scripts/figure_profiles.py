@@ -27,7 +27,7 @@ with rule_context(snakemake) as log:  # noqa: F821
     networks = list(dict.fromkeys(c.rpartition("_")[0] for c in p.conditions))
     panels = [(net, [c for c in p.conditions if c.rpartition("_")[0] == net])
               for net in networks]
-    fig = plot_profile_panels(table, panels, ceiling, None, ylabel,
+    fig = plot_profile_panels(table, panels, ceiling, posthoc, ylabel,
                               f"{region}: networks vs brain", p.context)
     save_figure(fig, snakemake.output.profiles, prov)  # noqa: F821
     if p.comparisons:
