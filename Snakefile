@@ -13,6 +13,8 @@ include: "workflow/rules/comparison.smk"
 include: "workflow/rules/statistics.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/legacy.smk"
 
 
 report: "workflow/report/workflow.rst"

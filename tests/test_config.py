@@ -2,6 +2,7 @@ import copy
 
 import pytest
 import yaml
+from conftest import REPO
 
 from brainalign.config import (
     SCHEMA_PATH,
@@ -11,7 +12,6 @@ from brainalign.config import (
     derive_seed,
     validate_config,
 )
-from conftest import REPO
 
 
 @pytest.fixture
@@ -24,8 +24,10 @@ def test_default_config_is_valid_and_defaults_are_filled(cfg):
     assert out["comparison"]["method"] == "tau_b"
     assert out["comparison"]["permutations"] == 10000
     assert out["statistics"]["mode"] == "corrected"
-    minimal = {"dataset": {"name": "x", "kind": "synthetic"},
-               "networks": {"conditions": ["alexnet_untrained"]}}
+    minimal = {
+        "dataset": {"name": "x", "kind": "synthetic"},
+        "networks": {"conditions": ["alexnet_untrained"]},
+    }
     filled = validate_config(minimal)
     assert filled["seed"] == 2020 and filled["rdm"]["metric"] == "correlation"
     assert filled["dataset"]["synthetic"]["n_images"] == 92
@@ -51,15 +53,23 @@ def test_every_schema_key_has_a_description():
     assert not missing, missing
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c["comparison"].update(permutations=0),
-     "'comparison.permutations': 0 is less than the minimum of 1"),
-    (lambda c: c["comparison"].update(method="kendall"), "'comparison.method': 'kendall' is not"),
-    (lambda c: c.update(sed=1), "config key 'sed' is not a known setting"),
-    (lambda c: c["networks"].update(conditions=["alexnet_half"]), "'networks.conditions[0]'"),
-    (lambda c: c["seed"].__class__ and c.update(seed="abc"), "'seed': 'abc' is not of type"),
-    (lambda c: c["statistics"].update(mode="strict"), "'statistics.mode'"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda c: c["comparison"].update(permutations=0),
+            "'comparison.permutations': 0 is less than the minimum of 1",
+        ),
+        (
+            lambda c: c["comparison"].update(method="kendall"),
+            "'comparison.method': 'kendall' is not",
+        ),
+        (lambda c: c.update(sed=1), "config key 'sed' is not a known setting"),
+        (lambda c: c["networks"].update(conditions=["alexnet_half"]), "'networks.conditions[0]'"),
+        (lambda c: c["seed"].__class__ and c.update(seed="abc"), "'seed': 'abc' is not of type"),
+        (lambda c: c["statistics"].update(mode="strict"), "'statistics.mode'"),
+    ],
+)
 def test_schema_errors_name_the_key(cfg, edit, message):
     bad = copy.deepcopy(cfg)
     edit(bad)
@@ -104,8 +114,7 @@ def test_seeds_and_hash_are_stable(cfg):
 
 def test_paper_config_validates_with_weights_in_place(tmp_path, monkeypatch):
     """The full Truzzi & Cusack design config is valid once the data and weights exist."""
-    cfg = yaml.safe_load((REPO / "resources" / "configs" / "truzzi2020_algonauts.yaml")
-                         .read_text())
+    cfg = yaml.safe_load((REPO / "resources" / "configs" / "truzzi2020_algonauts.yaml").read_text())
     data = tmp_path / "92_Image_Set"
     data.mkdir()
     cfg["dataset"]["path"] = str(data)

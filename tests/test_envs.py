@@ -15,13 +15,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 SRC = REPO / "src"
 #: import name -> distribution name
-DIST = {"PIL": "pillow", "skimage": "scikit-image", "yaml": "pyyaml", "sklearn": "scikit-learn",
-        "skbio": "scikit-bio"}
+DIST = {
+    "PIL": "pillow",
+    "skimage": "scikit-image",
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "skbio": "scikit-bio",
+}
 #: the legacy Python 2.7 env pins its own (2018) versions on purpose
 LEGACY_ENV = "deepcluster-py27.yaml"
 #: modules provided by the env's Python itself or by Snakemake's script preamble

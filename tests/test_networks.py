@@ -8,10 +8,24 @@ from brainalign.weights import WeightsNotFoundError
 
 # ReLU output shapes at 224 input (methods.md §1.3).
 SHAPES = {
-    "alexnet": [(64, 55, 55), (192, 27, 27), (384, 13, 13), (256, 13, 13), (256, 13, 13),
-                (4096,), (4096,)],
-    "deepcluster": [(96, 55, 55), (256, 27, 27), (384, 13, 13), (384, 13, 13), (256, 13, 13),
-                    (4096,), (4096,)],
+    "alexnet": [
+        (64, 55, 55),
+        (192, 27, 27),
+        (384, 13, 13),
+        (256, 13, 13),
+        (256, 13, 13),
+        (4096,),
+        (4096,),
+    ],
+    "deepcluster": [
+        (96, 55, 55),
+        (256, 27, 27),
+        (384, 13, 13),
+        (384, 13, 13),
+        (256, 13, 13),
+        (4096,),
+        (4096,),
+    ],
 }
 SHAPES["modified_alexnet"] = SHAPES["deepcluster"]
 
@@ -42,8 +56,13 @@ def test_deepcluster_module_layout_matches_checkpoint_keys():
         assert f"features.{i}.weight" in keys
     for i in (1, 5, 9, 12, 15):
         assert f"features.{i}.running_var" in keys
-    assert {"classifier.1.weight", "classifier.4.weight", "top_layer.bias", "sobel.0.weight",
-            "sobel.1.weight"} <= keys
+    assert {
+        "classifier.1.weight",
+        "classifier.4.weight",
+        "top_layer.bias",
+        "sobel.0.weight",
+        "sobel.1.weight",
+    } <= keys
     assert DeepClusterAlexNet(1000).top_layer.out_features == 1000
 
 

@@ -8,8 +8,12 @@ from brainalign.noise_ceiling import noise_ceiling
 def _rdms(n_subjects=5, n=15, seed=0):
     rng = np.random.default_rng(seed)
     truth = rng.standard_normal((n, 30))
-    return np.stack([squareform(pdist(truth + rng.standard_normal(truth.shape), "correlation"))
-                     for _ in range(n_subjects)])
+    return np.stack(
+        [
+            squareform(pdist(truth + rng.standard_normal(truth.shape), "correlation"))
+            for _ in range(n_subjects)
+        ]
+    )
 
 
 def test_noise_ceiling_equals_a_direct_loop():
@@ -21,8 +25,9 @@ def test_noise_ceiling_equals_a_direct_loop():
         assert abs(lower[k] - kendalltau(v, squareform(others, checks=False))[0]) < 1e-12
         assert abs(upper[k] - kendalltau(v, squareform(rdms.mean(0), checks=False))[0]) < 1e-12
     lo_s, up_s = noise_ceiling(rdms, "spearman")
-    ref = spearmanr(squareform(rdms[0], checks=False),
-                    squareform(np.delete(rdms, 0, 0).mean(0), checks=False))[0]
+    ref = spearmanr(
+        squareform(rdms[0], checks=False), squareform(np.delete(rdms, 0, 0).mean(0), checks=False)
+    )[0]
     assert abs(lo_s[0] - ref) < 1e-12
     assert np.all(up_s > lo_s)
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 import yaml
+from conftest import REPO, run_snakemake, write_config
 
 from brainalign.io import read_table
-from conftest import REPO, run_snakemake, write_config
 
 
 @pytest.fixture(scope="module")

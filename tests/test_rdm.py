@@ -19,8 +19,9 @@ def test_compute_rdm_equals_pdist(metric):
 def test_spearman_rdm_equals_one_minus_rho():
     x = np.random.default_rng(1).standard_normal((8, 20))
     rho = spearmanr(x, axis=1).statistic
-    np.testing.assert_allclose(compute_rdm(x, "spearman"), 1 - rho - np.diag(np.diag(1 - rho)),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        compute_rdm(x, "spearman"), 1 - rho - np.diag(np.diag(1 - rho)), atol=1e-12
+    )
 
 
 def test_compute_rdm_errors_name_the_problem():

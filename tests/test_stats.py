@@ -24,8 +24,11 @@ def test_rm_anova_equals_statsmodels_anovarm():
     df = _table()
     ours = rm_anova(df, ["a_untrained", "b_trained"]).set_index("source")
     ref = AnovaRM(df, "value", "subject", within=["condition", "layer"]).fit().anova_table
-    for src_ours, src_ref in (("condition", "condition"), ("layer", "layer"),
-                              ("condition * layer", "condition:layer")):
+    for src_ours, src_ref in (
+        ("condition", "condition"),
+        ("layer", "layer"),
+        ("condition * layer", "condition:layer"),
+    ):
         assert ours.loc[src_ours, "F"] == pytest.approx(ref.loc[src_ref, "F Value"], rel=1e-10)
         assert ours.loc[src_ours, "p"] == pytest.approx(ref.loc[src_ref, "Pr > F"], rel=1e-8)
         assert ours.loc[src_ours, "ddof1"] == ref.loc[src_ref, "Num DF"]
@@ -57,8 +60,7 @@ def test_corrected_posthocs_are_paired_and_holm_corrected():
     for c in ("a_untrained", "b_trained"):
         raw.append(sps.ttest_rel(wide[(c, 1)], wide[(c, 7)]).pvalue)
     np.testing.assert_allclose(ph["p"], raw, rtol=1e-10)
-    np.testing.assert_allclose(ph["p_corrected"], multipletests(raw, method="holm")[1],
-                               rtol=1e-10)
+    np.testing.assert_allclose(ph["p_corrected"], multipletests(raw, method="holm")[1], rtol=1e-10)
     assert ph["paired"].all() and (ph["correction"] == "holm").all()
 
 

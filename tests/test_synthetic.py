@@ -16,9 +16,14 @@ from brainalign.datasets.synthetic import (
 
 
 def test_category_blocks_of_the_92_set():
-    assert category_counts(92) == [("human body", 12), ("human face", 12), ("animal body", 12),
-                                   ("animal face", 12), ("natural object", 23),
-                                   ("artificial object", 21)]
+    assert category_counts(92) == [
+        ("human body", 12),
+        ("human face", 12),
+        ("animal body", 12),
+        ("animal face", 12),
+        ("natural object", 23),
+        ("artificial object", 21),
+    ]
     for n in (6, 12, 40, 118):
         counts = [c for _, c in category_counts(n)]
         assert sum(counts) == n and min(counts) >= 1
@@ -83,6 +88,10 @@ def test_generation_is_bit_identical_for_the_same_seed(tmp_path, study):
     out, _ = study
     again = tmp_path / "12_Image_Set"
     generate_synthetic_study(again, n_images=12, n_subjects=4, seed=3, n_voxels=40)
-    for name in ("target_fmri.mat", "ground_truth.npz", "ground_truth.json",
-                 "12images/image_05.jpg"):
+    for name in (
+        "target_fmri.mat",
+        "ground_truth.npz",
+        "ground_truth.json",
+        "12images/image_05.jpg",
+    ):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name

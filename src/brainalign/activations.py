@@ -24,8 +24,9 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def preprocess(images: Sequence[np.ndarray] | np.ndarray, resize: int = 256,
-               crop: int = 224) -> torch.Tensor:
+def preprocess(
+    images: Sequence[np.ndarray] | np.ndarray, resize: int = 256, crop: int = 224
+) -> torch.Tensor:
     """Resize, centre-crop, scale to [0, 1] and ImageNet-normalise, as the original study.
 
     Parameters
@@ -42,26 +43,35 @@ def preprocess(images: Sequence[np.ndarray] | np.ndarray, resize: int = 256,
     """
     from torchvision import transforms
 
-    tf = transforms.Compose([
-        transforms.Resize(resize),
-        transforms.CenterCrop(crop),
-        transforms.ToTensor(),
-        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    tf = transforms.Compose(
+        [
+            transforms.Resize(resize),
+            transforms.CenterCrop(crop),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
     out = []
     for k, img in enumerate(images):
         arr = np.asarray(img)
         if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-            raise ValueError(f"image {k}: expected an (H, W, 3) uint8 RGB array, got "
-                             f"shape {arr.shape} dtype {arr.dtype}")
+            raise ValueError(
+                f"image {k}: expected an (H, W, 3) uint8 RGB array, got "
+                f"shape {arr.shape} dtype {arr.dtype}"
+            )
         out.append(tf(Image.fromarray(arr, mode="RGB")))
     return torch.stack(out)
 
 
-def extract_activations(model: nn.Module, inputs: torch.Tensor, *, conv_pooling: str = "mean",
-                        batch_size: int = 16, device: str | torch.device = "auto",
-                        progress: Callable[[int, int], None] | None = None
-                        ) -> dict[str, np.ndarray]:
+def extract_activations(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    *,
+    conv_pooling: str = "mean",
+    batch_size: int = 16,
+    device: str | torch.device = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
     """Record the outputs of every ReLU in ``model.features`` and ``model.classifier``.
 
     Parameters
@@ -99,6 +109,7 @@ def extract_activations(model: nn.Module, inputs: torch.Tensor, *, conv_pooling:
             if out.ndim == 4 and conv_pooling == "mean":
                 out = out.mean(dim=(2, 3))
             store[name].append(out.reshape(out.shape[0], -1).float().cpu().numpy().copy())
+
         return hook
 
     for name, module in layers:
@@ -107,7 +118,7 @@ def extract_activations(model: nn.Module, inputs: torch.Tensor, *, conv_pooling:
         n = inputs.shape[0]
         with torch.no_grad():
             for start in range(0, n, batch_size):
-                model(inputs[start:start + batch_size].to(dev))
+                model(inputs[start : start + batch_size].to(dev))
                 if progress is not None:
                     progress(min(start + batch_size, n), n)
     finally:

@@ -139,15 +139,20 @@ def plot_profile_panels(
     return fig
 
 
-def plot_rdm(ax: plt.Axes, rdm: np.ndarray, title: str, vmin: float | None = None,
-             vmax: float | None = None, cmap: str = "Blues_r") -> plt.Axes:
+def plot_rdm(
+    ax: plt.Axes,
+    rdm: np.ndarray,
+    title: str,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "Blues_r",
+) -> plt.Axes:
     """Heatmap of one RDM (the original used ``Blues_r``); limits default to the 1st and 99th
     percentiles of the off-diagonal values."""
     off = rdm[~np.eye(rdm.shape[0], dtype=bool)]
     vmin = np.percentile(off, 1) if vmin is None else vmin
     vmax = np.percentile(off, 99) if vmax is None else vmax
-    im = ax.imshow(rdm, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
-                   rasterized=True)
+    im = ax.imshow(rdm, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest", rasterized=True)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.figure.colorbar(im, ax=ax, shrink=0.6)

@@ -40,8 +40,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix,
-                               dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{dest.name}.", suffix=suffix or dest.suffix, dir=dest.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -68,9 +69,28 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 #: Columns that always hold labels (read as strings, so subject "01" stays "01").
-LABEL_COLUMNS = ("dataset", "region", "roi", "condition", "network", "training", "layer",
-                 "subject", "statistic", "bound", "comparison", "source", "test", "condition_a",
-                 "condition_b", "model", "group", "correction", "mode", "alternative")
+LABEL_COLUMNS = (
+    "dataset",
+    "region",
+    "roi",
+    "condition",
+    "network",
+    "training",
+    "layer",
+    "subject",
+    "statistic",
+    "bound",
+    "comparison",
+    "source",
+    "test",
+    "condition_a",
+    "condition_b",
+    "model",
+    "group",
+    "correction",
+    "mode",
+    "alternative",
+)
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

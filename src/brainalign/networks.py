@@ -43,8 +43,16 @@ LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 #: Training regimes a condition may have.
 TRAININGS = ("trained", "untrained")
 
-_DC_CFG = [(96, 11, 4, 2), "M", (256, 5, 1, 2), "M", (384, 3, 1, 1), (384, 3, 1, 1),
-           (256, 3, 1, 1), "M"]
+_DC_CFG = [
+    (96, 11, 4, 2),
+    "M",
+    (256, 5, 1, 2),
+    "M",
+    (384, 3, 1, 1),
+    (384, 3, 1, 1),
+    (256, 3, 1, 1),
+    "M",
+]
 
 
 class DeepClusterAlexNet(nn.Module):
@@ -70,8 +78,9 @@ class DeepClusterAlexNet(nn.Module):
     Input: (B, 3, 224, 224) normalised images; ``forward`` returns (B, num_classes).
     """
 
-    def __init__(self, num_classes: int = 10000, sobel: bool = True, bn: bool = True,
-                 width: float = 1.0) -> None:
+    def __init__(
+        self, num_classes: int = 10000, sobel: bool = True, bn: bool = True, width: float = 1.0
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         in_ch = 2 if sobel else 3
@@ -90,8 +99,12 @@ class DeepClusterAlexNet(nn.Module):
         self._flat = in_ch * 6 * 6
         fc = max(1, int(round(4096 * width)))
         self.classifier = nn.Sequential(
-            nn.Dropout(0.5), nn.Linear(self._flat, fc), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(fc, fc), nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(self._flat, fc),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(fc, fc),
+            nn.ReLU(inplace=True),
         )
         self.top_layer = nn.Linear(fc, num_classes)
         self._initialize_weights()
@@ -102,9 +115,11 @@ class DeepClusterAlexNet(nn.Module):
                 grayscale.weight.fill_(1.0 / 3.0)
                 grayscale.bias.zero_()
                 sobel_filter.weight[0, 0].copy_(
-                    torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]))
+                    torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+                )
                 sobel_filter.weight[1, 0].copy_(
-                    torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]))
+                    torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
+                )
                 sobel_filter.bias.zero_()
             self.sobel = nn.Sequential(grayscale, sobel_filter)
             for p in self.sobel.parameters():
@@ -172,12 +187,15 @@ class NetworkSpec:
 #: Registered networks by config name.
 NETWORKS: dict[str, NetworkSpec] = {
     "alexnet": NetworkSpec(
-        "alexnet", "standard AlexNet (torchvision)", _torchvision_alexnet,
+        "alexnet",
+        "standard AlexNet (torchvision)",
+        _torchvision_alexnet,
         "alexnet-owt-7be5be79.pth",
         "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     ),
     "deepcluster": NetworkSpec(
-        "deepcluster", "DeepCluster AlexNet (Sobel + BatchNorm, unsupervised, 10,000-way top)",
+        "deepcluster",
+        "DeepCluster AlexNet (Sobel + BatchNorm, unsupervised, 10,000-way top)",
         lambda width=1.0: DeepClusterAlexNet(10000, sobel=True, bn=True, width=width),
         "checkpoint.pth.tar",
         "https://dl.fbaipublicfiles.com/deepcluster/alexnet/checkpoint.pth.tar "
@@ -185,7 +203,8 @@ NETWORKS: dict[str, NetworkSpec] = {
         "s3://cusacklab/2020ICLR_BAICS_ATRC_opendata/)",
     ),
     "modified_alexnet": NetworkSpec(
-        "modified_alexnet", "modified AlexNet (Sobel + BatchNorm, supervised, 1,000-way top)",
+        "modified_alexnet",
+        "modified AlexNet (Sobel + BatchNorm, supervised, 1,000-way top)",
         lambda width=1.0: DeepClusterAlexNet(1000, sobel=True, bn=True, width=width),
         "modified_alexnet_checkpoint_27.pth.tar",
         "s3://cusacklab/2020ICLR_BAICS_ATRC_opendata/modified_alexnet_checkpoint_27.pth.tar",
@@ -212,17 +231,26 @@ def parse_condition(condition: str) -> tuple[str, str]:
     """
     network, _, training = condition.rpartition("_")
     if training not in TRAININGS or not network:
-        raise ValueError(f"condition {condition!r} must be '<network>_trained' or "
-                         f"'<network>_untrained'")
+        raise ValueError(
+            f"condition {condition!r} must be '<network>_trained' or '<network>_untrained'"
+        )
     if network not in NETWORKS:
-        raise ValueError(f"unknown network {network!r} in condition {condition!r}; "
-                         f"known networks: {sorted(NETWORKS)}")
+        raise ValueError(
+            f"unknown network {network!r} in condition {condition!r}; "
+            f"known networks: {sorted(NETWORKS)}"
+        )
     return network, training
 
 
-def build_network(name: str, training: str = "untrained", *, seed: int = 0,
-                  weights: str | None = None, width: float = 1.0,
-                  allow_unsafe_pickle: bool = False) -> nn.Module:
+def build_network(
+    name: str,
+    training: str = "untrained",
+    *,
+    seed: int = 0,
+    weights: str | None = None,
+    width: float = 1.0,
+    allow_unsafe_pickle: bool = False,
+) -> nn.Module:
     """Build a network in eval mode.
 
     Parameters
@@ -269,8 +297,15 @@ def relu_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
         Named with :data:`LAYER_NAMES` when there are exactly 7 (the AlexNet family), else
         ``relu1, relu2, …``.
     """
-    mods = [m for part in ("features", "classifier") for m in getattr(model, part).children()
-            if isinstance(m, nn.ReLU)]
-    names = LAYER_NAMES if len(mods) == len(LAYER_NAMES) else tuple(
-        f"relu{i + 1}" for i in range(len(mods)))
+    mods = [
+        m
+        for part in ("features", "classifier")
+        for m in getattr(model, part).children()
+        if isinstance(m, nn.ReLU)
+    ]
+    names = (
+        LAYER_NAMES
+        if len(mods) == len(LAYER_NAMES)
+        else tuple(f"relu{i + 1}" for i in range(len(mods)))
+    )
     return list(zip(names, mods, strict=True))

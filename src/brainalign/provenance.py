@@ -18,8 +18,15 @@ import pandas as pd
 
 from brainalign.seeds import config_hash
 
-__all__ = ["PROVENANCE_COLUMNS", "VERSIONED", "versions", "versions_string", "hash_files",
-           "provenance_fields", "with_provenance"]
+__all__ = [
+    "PROVENANCE_COLUMNS",
+    "VERSIONED",
+    "versions",
+    "versions_string",
+    "hash_files",
+    "provenance_fields",
+    "with_provenance",
+]
 
 #: Columns appended to every result table.
 PROVENANCE_COLUMNS = ("config_hash", "seed", "rule_seed", "dataset_sha256", "versions")
@@ -74,8 +81,9 @@ def hash_files(paths: Iterable[str | os.PathLike]) -> tuple[str, dict[str, str]]
     return hashlib.sha256(blob).hexdigest(), per_file
 
 
-def provenance_fields(config: Mapping[str, Any], dataset_sha256: str,
-                      rule_seed: int | None = None) -> dict[str, Any]:
+def provenance_fields(
+    config: Mapping[str, Any], dataset_sha256: str, rule_seed: int | None = None
+) -> dict[str, Any]:
     """The provenance columns for one output.
 
     Parameters
@@ -87,9 +95,13 @@ def provenance_fields(config: Mapping[str, Any], dataset_sha256: str,
     rule_seed : int, optional
         The seed this rule derived from the base seed, if it draws random numbers.
     """
-    return {"config_hash": config_hash(config), "seed": int(config.get("seed", 0)),
-            "rule_seed": "" if rule_seed is None else int(rule_seed),
-            "dataset_sha256": dataset_sha256, "versions": versions_string()}
+    return {
+        "config_hash": config_hash(config),
+        "seed": int(config.get("seed", 0)),
+        "rule_seed": "" if rule_seed is None else int(rule_seed),
+        "dataset_sha256": dataset_sha256,
+        "versions": versions_string(),
+    }
 
 
 def with_provenance(df: pd.DataFrame, fields: Mapping[str, Any]) -> pd.DataFrame:

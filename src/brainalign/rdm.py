@@ -95,8 +95,9 @@ def symmetrize_upper(rdm: np.ndarray) -> np.ndarray:
     return upper + upper.T
 
 
-def validate_rdm(rdm: np.ndarray, name: str = "RDM", n_items: int | None = None,
-                 atol: float = 1e-6) -> np.ndarray:
+def validate_rdm(
+    rdm: np.ndarray, name: str = "RDM", n_items: int | None = None, atol: float = 1e-6
+) -> np.ndarray:
     """Check that ``rdm`` is a finite, square, symmetric matrix with a zero diagonal.
 
     Parameters
@@ -123,16 +124,19 @@ def validate_rdm(rdm: np.ndarray, name: str = "RDM", n_items: int | None = None,
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"{name}: expected a square matrix, got shape {a.shape}")
     if n_items is not None and a.shape[0] != n_items:
-        raise ValueError(f"{name}: expected {n_items}×{n_items} (one row per image), "
-                         f"got {a.shape[0]}×{a.shape[1]}")
+        raise ValueError(
+            f"{name}: expected {n_items}×{n_items} (one row per image), "
+            f"got {a.shape[0]}×{a.shape[1]}"
+        )
     if not np.all(np.isfinite(a)):
         i, j = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(f"{name}: contains NaN or inf (first at row {i}, column {j})")
     asym = np.abs(a - a.T)
     if asym.max() > atol:
         i, j = np.unravel_index(np.argmax(asym), a.shape)
-        raise ValueError(f"{name}: not symmetric (entry [{i},{j}]={a[i, j]:.6g} but "
-                         f"[{j},{i}]={a[j, i]:.6g})")
+        raise ValueError(
+            f"{name}: not symmetric (entry [{i},{j}]={a[i, j]:.6g} but [{j},{i}]={a[j, i]:.6g})"
+        )
     diag = np.abs(np.diag(a))
     if diag.max() > atol:
         i = int(np.argmax(diag))
@@ -140,8 +144,9 @@ def validate_rdm(rdm: np.ndarray, name: str = "RDM", n_items: int | None = None,
     return symmetrize_upper(a)
 
 
-def validate_rdm_stack(rdms: np.ndarray, name: str = "RDMs", n_items: int | None = None,
-                       atol: float = 1e-6) -> np.ndarray:
+def validate_rdm_stack(
+    rdms: np.ndarray, name: str = "RDMs", n_items: int | None = None, atol: float = 1e-6
+) -> np.ndarray:
     """Validate a stack of RDMs, one per subject.
 
     Parameters
@@ -161,5 +166,6 @@ def validate_rdm_stack(rdms: np.ndarray, name: str = "RDMs", n_items: int | None
         raise ValueError(f"{name}: expected (n_subjects, n_items, n_items), got shape {a.shape}")
     if a.shape[0] < 1:
         raise ValueError(f"{name}: no subjects")
-    return np.stack([validate_rdm(r, f"{name} subject {k + 1}", n_items, atol)
-                     for k, r in enumerate(a)])
+    return np.stack(
+        [validate_rdm(r, f"{name} subject {k + 1}", n_items, atol) for k, r in enumerate(a)]
+    )

@@ -5,8 +5,8 @@ import pandas as pd
 from brainalign.io import read_table, write_table
 from brainalign.rulekit import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    files = list(snakemake.input.comparison)  # noqa: F821
+with rule_context(snakemake) as log:
+    files = list(snakemake.input.comparison)
     table = pd.concat([read_table(f) for f in files], ignore_index=True)
     log.info("comparison: %d rows from %d files", len(table), len(files))
-    write_table(table, snakemake.output.comparison)  # noqa: F821
+    write_table(table, snakemake.output.comparison)

@@ -5,9 +5,9 @@ from brainalign.io import read_npz
 from brainalign.provenance import provenance_fields
 from brainalign.rulekit import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    data = read_npz(snakemake.input[0])  # noqa: F821
+with rule_context(snakemake) as log:
+    data = read_npz(snakemake.input[0])
     titles = [str(x) for x in data["layer_names"]]
-    fig = plot_rdm_grid(list(data["rdms"]), titles, snakemake.wildcards.condition)  # noqa: F821
-    prov = provenance_fields(snakemake.config, str(data["dataset_sha256"]))  # noqa: F821
-    save_figure(fig, snakemake.output, prov)  # noqa: F821
+    fig = plot_rdm_grid(list(data["rdms"]), titles, snakemake.wildcards.condition)
+    prov = provenance_fields(snakemake.config, str(data["dataset_sha256"]))
+    save_figure(fig, snakemake.output, prov)

@@ -7,9 +7,9 @@ from brainalign.provenance import provenance_fields, with_provenance
 from brainalign.rulekit import rule_context
 from brainalign.stats import posthoc_tests, rm_anova
 
-with rule_context(snakemake) as log:  # noqa: F821
-    p = snakemake.params  # noqa: F821
-    table = read_table(snakemake.input[0])  # noqa: F821
+with rule_context(snakemake) as log:
+    p = snakemake.params
+    table = read_table(snakemake.input[0])
     table["subject"] = table["subject"].astype(str)
     anovas, posthocs = [], []
     for region, sub in table.groupby("region", sort=True):
@@ -25,15 +25,43 @@ with rule_context(snakemake) as log:  # noqa: F821
             anovas.append(aov)
             posthocs.append(ph)
             log.info("%s %s: interaction F=%.3f", region, label, aov["F"].iloc[-1])
-    anova_cols = ["dataset", "region", "comparison", "source", "ddof1", "ddof2", "F", "p",
-                  "p_gg", "eps", "ng2"]
-    post_cols = ["dataset", "region", "comparison", "test", "layer", "condition_a",
-                 "condition_b", "paired", "t", "dof", "p", "p_corrected", "correction",
-                 "significant", "mode"]
-    fields = provenance_fields(snakemake.config,  # noqa: F821
-                               ";".join(sorted(set(table["dataset_sha256"]))))
+    anova_cols = [
+        "dataset",
+        "region",
+        "comparison",
+        "source",
+        "ddof1",
+        "ddof2",
+        "F",
+        "p",
+        "p_gg",
+        "eps",
+        "ng2",
+    ]
+    post_cols = [
+        "dataset",
+        "region",
+        "comparison",
+        "test",
+        "layer",
+        "condition_a",
+        "condition_b",
+        "paired",
+        "t",
+        "dof",
+        "p",
+        "p_corrected",
+        "correction",
+        "significant",
+        "mode",
+    ]
+    fields = provenance_fields(
+        snakemake.config,
+        ";".join(sorted(set(table["dataset_sha256"]))),
+    )
     anova = pd.concat(anovas, ignore_index=True) if anovas else pd.DataFrame(columns=anova_cols)
-    posthoc = (pd.concat(posthocs, ignore_index=True) if posthocs
-               else pd.DataFrame(columns=post_cols))
-    write_table(with_provenance(anova, fields), snakemake.output.anova)  # noqa: F821
-    write_table(with_provenance(posthoc, fields), snakemake.output.posthoc)  # noqa: F821
+    posthoc = (
+        pd.concat(posthocs, ignore_index=True) if posthocs else pd.DataFrame(columns=post_cols)
+    )
+    write_table(with_provenance(anova, fields), snakemake.output.anova)
+    write_table(with_provenance(posthoc, fields), snakemake.output.posthoc)

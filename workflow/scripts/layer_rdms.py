@@ -6,15 +6,19 @@ from brainalign.io import read_npz, write_npz
 from brainalign.rdm import compute_rdm
 from brainalign.rulekit import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    acts = read_npz(snakemake.input[0])  # noqa: F821
+with rule_context(snakemake) as log:
+    acts = read_npz(snakemake.input[0])
     layers = [str(x) for x in acts["layer_names"]]
     rdms = []
     for name in layers:
         try:
-            rdms.append(compute_rdm(acts[name], snakemake.params.metric))  # noqa: F821
+            rdms.append(compute_rdm(acts[name], snakemake.params.metric))
         except ValueError as err:
             raise ValueError(f"layer {name}: {err}") from None
     log.info("computed %d RDMs of size %d", len(rdms), rdms[0].shape[0])
-    write_npz(snakemake.output[0], rdms=np.stack(rdms), layer_names=np.array(layers),  # noqa: F821
-              dataset_sha256=acts["dataset_sha256"])
+    write_npz(
+        snakemake.output[0],
+        rdms=np.stack(rdms),
+        layer_names=np.array(layers),
+        dataset_sha256=acts["dataset_sha256"],
+    )

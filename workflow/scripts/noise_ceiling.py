@@ -7,18 +7,26 @@ from brainalign.noise_ceiling import noise_ceiling
 from brainalign.provenance import provenance_fields, with_provenance
 from brainalign.rulekit import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    p = snakemake.params  # noqa: F821
-    brain = read_npz(snakemake.input[0])  # noqa: F821
+with rule_context(snakemake) as log:
+    p = snakemake.params
+    brain = read_npz(snakemake.input[0])
     subjects = [str(s) for s in brain["subjects"]]
     frames = []
     for region in p.regions:
         lower, upper = noise_ceiling(brain[f"rdm_{region}"], p.method)
         log.info("%s noise ceiling: lower %.4f, upper %.4f", region, lower.mean(), upper.mean())
         for bound, values in (("lower", lower), ("upper", upper)):
-            frames.append(pd.DataFrame({"dataset": p.dataset, "region": region,
-                                        "subject": subjects, "bound": bound,
-                                        "statistic": p.method, "value": values}))
-    fields = provenance_fields(snakemake.config, str(brain["dataset_sha256"]))  # noqa: F821
-    write_table(with_provenance(pd.concat(frames, ignore_index=True), fields),
-                snakemake.output[0])  # noqa: F821
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "dataset": p.dataset,
+                        "region": region,
+                        "subject": subjects,
+                        "bound": bound,
+                        "statistic": p.method,
+                        "value": values,
+                    }
+                )
+            )
+    fields = provenance_fields(snakemake.config, str(brain["dataset_sha256"]))
+    write_table(with_provenance(pd.concat(frames, ignore_index=True), fields), snakemake.output[0])

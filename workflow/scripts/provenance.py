@@ -8,14 +8,18 @@ from brainalign.io import write_table
 from brainalign.provenance import provenance_fields, versions
 from brainalign.rulekit import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    p = snakemake.params  # noqa: F821
-    info = json.loads(open(snakemake.input[0]).read())  # noqa: F821
-    fields = provenance_fields(snakemake.config, info["dataset_sha256"])  # noqa: F821
-    rows = [("config_hash", fields["config_hash"]), ("seed", fields["seed"]),
-            ("dataset", info["name"]), ("dataset_sha256", info["dataset_sha256"])]
+with rule_context(snakemake) as log:
+    p = snakemake.params
+    info = json.loads(open(snakemake.input[0]).read())
+    fields = provenance_fields(snakemake.config, info["dataset_sha256"])
+    rows = [
+        ("config_hash", fields["config_hash"]),
+        ("seed", fields["seed"]),
+        ("dataset", info["name"]),
+        ("dataset_sha256", info["dataset_sha256"]),
+    ]
     rows += [(f"seed.network.{c}", s) for c, s in sorted(p.seeds.items())]
     rows += [(f"sha256.{f}", d) for f, d in sorted(info["files_sha256"].items())]
     rows += [(f"version.{k}", v) for k, v in versions().items()]
-    write_table(pd.DataFrame(rows, columns=["key", "value"]), snakemake.output[0])  # noqa: F821
+    write_table(pd.DataFrame(rows, columns=["key", "value"]), snakemake.output[0])
     log.info("wrote %d provenance fields", len(rows))

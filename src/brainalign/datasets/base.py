@@ -13,8 +13,12 @@ __all__ = ["Dataset", "CATEGORY_BLOCKS_92", "categories_92", "validate_dataset"]
 
 #: Category blocks of the 92-image set (Kriegeskorte et al. 2008; Cichy et al. 2014), in order.
 CATEGORY_BLOCKS_92 = (
-    ("human body", 12), ("human face", 12), ("animal body", 12), ("animal face", 12),
-    ("natural object", 23), ("artificial object", 21),
+    ("human body", 12),
+    ("human face", 12),
+    ("animal body", 12),
+    ("animal face", 12),
+    ("natural object", 23),
+    ("artificial object", 21),
 )
 
 
@@ -71,12 +75,16 @@ def validate_dataset(ds: Dataset) -> Dataset:
     """
     imgs = np.asarray(ds.images)
     if imgs.ndim != 4 or imgs.shape[3] != 3 or imgs.dtype != np.uint8:
-        raise ValueError(f"dataset {ds.name!r}: images must be (n, H, W, 3) uint8, got "
-                         f"shape {imgs.shape} dtype {imgs.dtype}")
+        raise ValueError(
+            f"dataset {ds.name!r}: images must be (n, H, W, 3) uint8, got "
+            f"shape {imgs.shape} dtype {imgs.dtype}"
+        )
     n = imgs.shape[0]
     if len(ds.image_names) != n or len(ds.categories) != n:
-        raise ValueError(f"dataset {ds.name!r}: {n} images but {len(ds.image_names)} names and "
-                         f"{len(ds.categories)} category labels")
+        raise ValueError(
+            f"dataset {ds.name!r}: {n} images but {len(ds.image_names)} names and "
+            f"{len(ds.categories)} category labels"
+        )
     if not ds.rdms:
         raise ValueError(f"dataset {ds.name!r}: no brain RDMs")
     out = {}
@@ -85,10 +93,13 @@ def validate_dataset(ds: Dataset) -> Dataset:
         if stack.ndim == 3 and stack.shape[1] != n:
             raise ValueError(
                 f"dataset {ds.name!r}: {n} images but the {region} RDMs are "
-                f"{stack.shape[1]}×{stack.shape[2]}; image count and RDM size must match")
+                f"{stack.shape[1]}×{stack.shape[2]}; image count and RDM size must match"
+            )
         out[region] = validate_rdm_stack(stack, f"dataset {ds.name!r} region {region}", n)
         if out[region].shape[0] != len(ds.subjects):
-            raise ValueError(f"dataset {ds.name!r}: region {region} has {out[region].shape[0]} "
-                             f"subjects, expected {len(ds.subjects)}")
+            raise ValueError(
+                f"dataset {ds.name!r}: region {region} has {out[region].shape[0]} "
+                f"subjects, expected {len(ds.subjects)}"
+            )
     ds.rdms = out
     return ds

@@ -95,15 +95,27 @@ def _sources() -> dict[str, np.ndarray]:
     lfw = np.asarray(data.lfw_subset())
     lfw = np.clip(lfw * (255.0 if lfw.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     return {
-        "astronaut": rgb(data.astronaut()), "camera": rgb(data.camera()),
-        "chelsea": rgb(data.chelsea()), "coffee": rgb(data.coffee()),
-        "rocket": rgb(data.rocket()), "hubble": rgb(data.hubble_deep_field()),
-        "retina": rgb(data.retina()), "ihc": rgb(data.immunohistochemistry()),
-        "grass": rgb(data.grass()), "gravel": rgb(data.gravel()), "moon": rgb(data.moon()),
-        "brick": rgb(data.brick()), "coins": rgb(data.coins()), "page": rgb(data.page()),
-        "text": rgb(data.text()), "clock": rgb(data.clock()),
-        "checker": rgb(data.checkerboard()), "motorcycle": rgb(data.stereo_motorcycle()[0]),
-        "horse": np.asarray(data.horse()), "lfw_faces": lfw[:100], "lfw_other": lfw[100:],
+        "astronaut": rgb(data.astronaut()),
+        "camera": rgb(data.camera()),
+        "chelsea": rgb(data.chelsea()),
+        "coffee": rgb(data.coffee()),
+        "rocket": rgb(data.rocket()),
+        "hubble": rgb(data.hubble_deep_field()),
+        "retina": rgb(data.retina()),
+        "ihc": rgb(data.immunohistochemistry()),
+        "grass": rgb(data.grass()),
+        "gravel": rgb(data.gravel()),
+        "moon": rgb(data.moon()),
+        "brick": rgb(data.brick()),
+        "coins": rgb(data.coins()),
+        "page": rgb(data.page()),
+        "text": rgb(data.text()),
+        "clock": rgb(data.clock()),
+        "checker": rgb(data.checkerboard()),
+        "motorcycle": rgb(data.stereo_motorcycle()[0]),
+        "horse": np.asarray(data.horse()),
+        "lfw_faces": lfw[:100],
+        "lfw_other": lfw[100:],
     }
 
 
@@ -111,8 +123,12 @@ def _resize(a: np.ndarray, size: int = SIZE) -> np.ndarray:
     return np.asarray(Image.fromarray(a).resize((size, size), Image.BILINEAR))
 
 
-def _crop(src: np.ndarray, rng: np.random.Generator, box: tuple[float, float, float, float],
-          jitter: float = 0.08) -> np.ndarray:
+def _crop(
+    src: np.ndarray,
+    rng: np.random.Generator,
+    box: tuple[float, float, float, float],
+    jitter: float = 0.08,
+) -> np.ndarray:
     """Crop a jittered box (fractions y0, x0, y1, x1 of the image), square it, resize."""
     h, w = src.shape[:2]
     y0, x0, y1, x1 = (np.array(box) + rng.uniform(-jitter, jitter, 4)).clip(0, 1)
@@ -123,11 +139,10 @@ def _crop(src: np.ndarray, rng: np.random.Generator, box: tuple[float, float, fl
     side = min(side, h, w)
     ty = int(np.clip(cy - side // 2, 0, h - side))
     tx = int(np.clip(cx - side // 2, 0, w - side))
-    return _resize(src[ty:ty + side, tx:tx + side])
+    return _resize(src[ty : ty + side, tx : tx + side])
 
 
-def _jitter_colour(img: np.ndarray, rng: np.random.Generator, amount: float = 0.15
-                   ) -> np.ndarray:
+def _jitter_colour(img: np.ndarray, rng: np.random.Generator, amount: float = 0.15) -> np.ndarray:
     gain = 1.0 + rng.uniform(-amount, amount, 3)
     out = img.astype(float) * gain[None, None, :]
     if rng.random() < 0.5:
@@ -154,11 +169,13 @@ def _blob_mask(rng: np.random.Generator, kind: str = "ellipse") -> np.ndarray:
         d.ellipse([c[0] - r[0], c[1] - r[1], c[0] + r[0], c[1] + r[1]], fill=255)
     else:  # polygon with n vertices
         n = int(rng.integers(3, 9))
-        ang = np.sort(rng.uniform(0, 2 * np.pi, n)) if kind == "irregular" else \
-            np.linspace(0, 2 * np.pi, n, endpoint=False) + rng.uniform(0, np.pi)
+        ang = (
+            np.sort(rng.uniform(0, 2 * np.pi, n))
+            if kind == "irregular"
+            else np.linspace(0, 2 * np.pi, n, endpoint=False) + rng.uniform(0, np.pi)
+        )
         rad = rng.uniform(45, 75, n) if kind == "irregular" else np.full(n, rng.uniform(50, 75))
-        pts = [(c[0] + r * np.cos(a), c[1] + r * np.sin(a)) for r, a in zip(rad, ang,
-                                                                            strict=True)]
+        pts = [(c[0] + r * np.cos(a), c[1] + r * np.sin(a)) for r, a in zip(rad, ang, strict=True)]
         d.polygon(pts, fill=255)
     return np.asarray(im) > 127
 
@@ -177,8 +194,9 @@ def _human_body(src, rng, k):
     d.ellipse([cx - 14, 18, cx + 14, 46], fill=(205, 160, 130))
     d.rectangle([cx - 20, 48, cx + 20, 110], fill=col)
     for s in (-1, 1):
-        d.line([cx + s * 20, 55, cx + s * rng.uniform(35, 55), rng.uniform(80, 120)], fill=col,
-               width=9)
+        d.line(
+            [cx + s * 20, 55, cx + s * rng.uniform(35, 55), rng.uniform(80, 120)], fill=col, width=9
+        )
         d.line([cx + s * 10, 110, cx + s * rng.uniform(12, 35), 165], fill=(40, 40, 80), width=11)
     return np.asarray(im)
 
@@ -216,8 +234,14 @@ def _animal_face(src, rng, k):
     c = SIZE / 2
     r = rng.uniform(50, 65)
     for s in (-1, 1):  # ears
-        d.polygon([(c + s * r * 0.9, c - r * 0.3), (c + s * r * 0.3, c - r * 0.9),
-                   (c + s * r * 0.95, c - r * 1.35)], fill=fur)
+        d.polygon(
+            [
+                (c + s * r * 0.9, c - r * 0.3),
+                (c + s * r * 0.3, c - r * 0.9),
+                (c + s * r * 0.95, c - r * 1.35),
+            ],
+            fill=fur,
+        )
     d.ellipse([c - r, c - r, c + r, c + r], fill=fur)
     for s in (-1, 1):  # eyes
         d.ellipse([c + s * r * 0.4 - 8, c - 15, c + s * r * 0.4 + 8, c + 1], fill=(40, 120, 40))
@@ -237,26 +261,38 @@ def _natural_object(src, rng, k):
         return _paste(_background(rng), _jitter_colour(obj, rng, 0.25), _blob_mask(rng))
     if kind == 2:  # shaded fruit
         bg = _background(rng)
-        col = np.array(rng.choice([[200, 30, 30], [240, 160, 20], [90, 170, 40], [120, 40, 120],
-                                   [230, 210, 60]]), dtype=float)
+        col = np.array(
+            rng.choice(
+                [[200, 30, 30], [240, 160, 20], [90, 170, 40], [120, 40, 120], [230, 210, 60]]
+            ),
+            dtype=float,
+        )
         yy, xx = np.mgrid[0:SIZE, 0:SIZE] / SIZE
         shade = 0.55 + 0.45 * np.clip(1.2 - np.hypot(yy - 0.38, xx - 0.4) * 1.8, 0, 1)
         return _paste(bg, col[None, None, :] * shade[:, :, None], _blob_mask(rng))
-    return _jitter_colour(_crop(src["retina" if k % 8 == 3 else "ihc"], rng,
-                                (0.25, 0.25, 0.75, 0.75), 0.2), rng, 0.3)
+    return _jitter_colour(
+        _crop(src["retina" if k % 8 == 3 else "ihc"], rng, (0.25, 0.25, 0.75, 0.75), 0.2), rng, 0.3
+    )
 
 
 def _artificial_object(src, rng, k):
     kind = k % 3
     if kind == 0:
-        name, box = [("rocket", (0.1, 0.35, 0.9, 0.65)), ("coffee", (0.15, 0.25, 0.85, 0.8)),
-                     ("motorcycle", (0.1, 0.1, 0.9, 0.9)), ("clock", (0.05, 0.1, 0.95, 0.9)),
-                     ("coins", (0.1, 0.1, 0.9, 0.9)), ("brick", (0.2, 0.2, 0.8, 0.8)),
-                     ("text", (0.0, 0.1, 1.0, 0.6))][(k // 3) % 7]
+        name, box = [
+            ("rocket", (0.1, 0.35, 0.9, 0.65)),
+            ("coffee", (0.15, 0.25, 0.85, 0.8)),
+            ("motorcycle", (0.1, 0.1, 0.9, 0.9)),
+            ("clock", (0.05, 0.1, 0.95, 0.9)),
+            ("coins", (0.1, 0.1, 0.9, 0.9)),
+            ("brick", (0.2, 0.2, 0.8, 0.8)),
+            ("text", (0.0, 0.1, 1.0, 0.6)),
+        ][(k // 3) % 7]
         return _jitter_colour(_crop(src[name], rng, box, 0.05), rng)
     if kind == 1:  # flat-coloured regular polygon (tool, sign)
-        col = np.array(rng.choice([[220, 30, 30], [30, 60, 200], [250, 200, 0], [20, 20, 20],
-                                   [0, 150, 80]]), dtype=float)
+        col = np.array(
+            rng.choice([[220, 30, 30], [30, 60, 200], [250, 200, 0], [20, 20, 20], [0, 150, 80]]),
+            dtype=float,
+        )
         obj = np.broadcast_to(col, (SIZE, SIZE, 3))
         return _paste(_background(rng), obj, _blob_mask(rng, "regular"))
     # checkerboard / page pattern inside a rectangle
@@ -270,14 +306,16 @@ def _artificial_object(src, rng, k):
 
 
 _MAKERS = {
-    "human body": _human_body, "human face": _human_face, "animal body": _animal_body,
-    "animal face": _animal_face, "natural object": _natural_object,
+    "human body": _human_body,
+    "human face": _human_face,
+    "animal body": _animal_body,
+    "animal face": _animal_face,
+    "natural object": _natural_object,
     "artificial object": _artificial_object,
 }
 
 
-def make_stimuli(n_images: int = 92, seed: int = 0
-                 ) -> tuple[np.ndarray, list[str], list[str]]:
+def make_stimuli(n_images: int = 92, seed: int = 0) -> tuple[np.ndarray, list[str], list[str]]:
     """Generate the synthetic stimulus set.
 
     Parameters
@@ -323,13 +361,13 @@ def low_level_features(images: np.ndarray, grid: int = 4) -> np.ndarray:
     """
     side = 64
     feats = []
-    yy, xx = np.mgrid[-side // 2:side // 2, -side // 2:side // 2]
+    yy, xx = np.mgrid[-side // 2 : side // 2, -side // 2 : side // 2]
     bank = []
     for freq in (0.05, 0.1, 0.2, 0.35):
         sigma = 0.5 / freq
         for theta in np.arange(6) * np.pi / 6:
             u = xx * np.cos(theta) + yy * np.sin(theta)
-            g = np.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2)) * np.exp(2j * np.pi * freq * u)
+            g = np.exp(-(xx**2 + yy**2) / (2 * sigma**2)) * np.exp(2j * np.pi * freq * u)
             bank.append(np.fft.fft2(np.fft.ifftshift(g)))
     for img in images:
         small = np.asarray(Image.fromarray(img).resize((side, side), Image.BILINEAR), float) / 255
@@ -362,8 +400,7 @@ def deep_features(images: np.ndarray, seed: int) -> np.ndarray:
     x = preprocess(images)
     parts = []
     for k, name in enumerate(("deepcluster",)):
-        acts = extract_activations(build_network(name, "untrained", seed=seed + k), x,
-                                   device="cpu")
+        acts = extract_activations(build_network(name, "untrained", seed=seed + k), x, device="cpu")
         f = acts["fc6"].astype(np.float64)
         f = f - f.mean(axis=0)
         sd = f.std(axis=0)
@@ -379,9 +416,14 @@ def _project(features: np.ndarray, n_voxels: int, rng: np.random.Generator) -> n
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
-def simulate_region_patterns(region: str, images: np.ndarray, categories: list[str],
-                             n_voxels: int, rng: np.random.Generator,
-                             weights: dict[str, float] | None = None) -> np.ndarray:
+def simulate_region_patterns(
+    region: str,
+    images: np.ndarray,
+    categories: list[str],
+    n_voxels: int,
+    rng: np.random.Generator,
+    weights: dict[str, float] | None = None,
+) -> np.ndarray:
     """Noiseless voxel patterns of a simulated region.
 
     Parameters
@@ -430,18 +472,21 @@ def simulate_region_patterns(region: str, images: np.ndarray, categories: list[s
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
-def simulate_subject_rdms(patterns: np.ndarray, n_subjects: int, noise: float,
-                          rng: np.random.Generator) -> np.ndarray:
+def simulate_subject_rdms(
+    patterns: np.ndarray, n_subjects: int, noise: float, rng: np.random.Generator
+) -> np.ndarray:
     """Subject RDMs (1 − Pearson) from the truth plus independent Gaussian voxel noise.
 
     Returns
     -------
     ndarray, shape (n_subjects, n, n)
     """
-    return np.stack([
-        compute_rdm(patterns + noise * rng.standard_normal(patterns.shape))
-        for _ in range(n_subjects)
-    ])
+    return np.stack(
+        [
+            compute_rdm(patterns + noise * rng.standard_normal(patterns.shape))
+            for _ in range(n_subjects)
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- writers
@@ -458,8 +503,9 @@ def write_mat73(path: str | os.PathLike, variables: dict[str, np.ndarray]) -> No
                 arr = np.asarray(value, dtype=np.float64)
                 ds = f.create_dataset(key, data=np.transpose(arr), track_times=False)
                 ds.attrs["MATLAB_class"] = np.bytes_("double")
-        text = (b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: brainalign, "
-                b"HDF5 schema 1.00 .").ljust(116, b" ")
+        text = (
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: brainalign, HDF5 schema 1.00 ."
+        ).ljust(116, b" ")
         header = text + b"\x00" * 8 + b"\x00\x02" + b"IM"
         with open(tmp, "r+b") as fh:
             fh.write(header.ljust(512, b"\x00"))
@@ -481,9 +527,14 @@ def write_stimulus_mat(path: str | os.PathLike, names: list[str], images: np.nda
             fh.write(b"MATLAB 5.0 MAT-file, Platform: posix, Created by: brainalign".ljust(116))
 
 
-def generate_synthetic_study(out_dir: str | os.PathLike, n_images: int = 92,
-                             n_subjects: int = 15, seed: int = 0, n_voxels: int = 200,
-                             noise: dict[str, float] | None = None) -> dict[str, Any]:
+def generate_synthetic_study(
+    out_dir: str | os.PathLike,
+    n_images: int = 92,
+    n_subjects: int = 15,
+    seed: int = 0,
+    n_voxels: int = 200,
+    noise: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Generate the synthetic study in the Algonauts 2019 layout.
 
     Writes, under ``out_dir``: ``<N>images/image_*.jpg``, ``<N>images.mat``,
@@ -525,24 +576,34 @@ def generate_synthetic_study(out_dir: str | os.PathLike, n_images: int = 92,
     for region in ("EVC", "IT"):
         patterns = simulate_region_patterns(region, decoded, categories, n_voxels, brain_rng)
         truth[region] = compute_rdm(patterns)
-        subject_rdms[region] = simulate_subject_rdms(patterns, n_subjects, noise[region],
-                                                     brain_rng)
+        subject_rdms[region] = simulate_subject_rdms(patterns, n_subjects, noise[region], brain_rng)
     write_mat73(out / "target_fmri.mat", {f"{r}_RDMs": v for r, v in subject_rdms.items()})
-    write_npz(out / "ground_truth.npz", EVC_true=truth["EVC"], IT_true=truth["IT"],
-              categories=np.array(categories), image_names=np.array(names))
+    write_npz(
+        out / "ground_truth.npz",
+        EVC_true=truth["EVC"],
+        IT_true=truth["IT"],
+        categories=np.array(categories),
+        image_names=np.array(names),
+    )
     info = {
         "description": "Synthetic Algonauts-format study generated by brainalign. EVC voxels "
-                       "are tuned to low-level image structure (Gabor energy at 6 orientations x "
-                       "4 frequencies and colour, averaged over the image); IT patterns are a "
-                       "random projection of deep features (fc6 of a reference Sobel+BN AlexNet "
-                       "with its own seed) plus categorical prototypes (animacy, face/body, "
-                       "human/animal, category, item). Subject RDMs = 1 - Pearson r of the "
-                       "truth plus Gaussian voxel noise.",
+        "are tuned to low-level image structure (Gabor energy at 6 orientations x "
+        "4 frequencies and colour, averaged over the image); IT patterns are a "
+        "random projection of deep features (fc6 of a reference Sobel+BN AlexNet "
+        "with its own seed) plus categorical prototypes (animacy, face/body, "
+        "human/animal, category, item). Subject RDMs = 1 - Pearson r of the "
+        "truth plus Gaussian voxel noise.",
         "it_weights": dict(IT_WEIGHTS),
-        "planted": {"EVC": "low-level image structure (early layers should fit best)",
-                    "IT": "categorical structure (later layers should fit best)"},
-        "n_images": n_images, "n_subjects": n_subjects, "n_voxels": n_voxels, "seed": seed,
-        "noise_sd": noise, "categories": dict(category_counts(n_images)),
+        "planted": {
+            "EVC": "low-level image structure (early layers should fit best)",
+            "IT": "categorical structure (later layers should fit best)",
+        },
+        "n_images": n_images,
+        "n_subjects": n_subjects,
+        "n_voxels": n_voxels,
+        "seed": seed,
+        "noise_sd": noise,
+        "categories": dict(category_counts(n_images)),
     }
     write_json(info, out / "ground_truth.json")
     return info
