@@ -191,3 +191,41 @@ def test_ceiling_mask_and_errors():
         noise_ceiling(np.zeros((3, 10)), statistic="kendall")
     with pytest.raises(ValueError, match="2 subjects"):
         noise_ceiling(np.zeros((1, 10)))
+
+
+@pytest.mark.parametrize("scheme", ["labels", "entries"])
+def test_permuting_bases_equals_permuting_brain(scheme):
+    rng = np.random.default_rng(8)
+    n = 11
+    sets = {g: np.stack([_vec(rng, n), _vec(rng, n)], axis=1) for g in ("a", "b", "c")}
+    Y = np.stack([sets["a"][:, 0] + _vec(rng, n), _vec(rng, n), sets["c"].sum(1) + _vec(rng, n)])
+    plan = rg.PartitionPlan(sets)
+
+    def stat_y(Yp):
+        flat = Yp.reshape(-1, Yp.shape[-1])
+        return plan(flat)["unique"].reshape(Yp.shape[:-1] + (3,))
+
+    slow = inf.permutation_test(Y, stat_y, n_permutations=150, scheme=scheme, seed=4, pairwise=True)
+    fast = inf.permutation_test_bases(
+        Y,
+        plan.bases,
+        inf.partition_statistic(plan),
+        n_permutations=150,
+        scheme=scheme,
+        seed=4,
+        pairwise=True,
+        max_elements=200,
+    )
+    np.testing.assert_allclose(fast.observed, slow.observed, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(fast.p, slow.p)
+    np.testing.assert_array_equal(fast.p_diff, slow.p_diff)
+    out = inf.analyse_models(
+        Y[0], sets, analysis="partition", n_permutations=150, scheme=scheme, seed=4
+    )
+    np.testing.assert_array_equal(out["result"].p, slow.p[0])
+    np.testing.assert_allclose(out["total"], plan(Y[0])["total"])
+    ind = inf.analyse_models(Y, sets, analysis="individual", n_permutations=50, seed=1)
+    db = rg.DesignBases(sets)
+    np.testing.assert_allclose(ind["statistic"], rg.clip_negative(db.adjusted_r2(Y)), rtol=1e-12)
+    with pytest.raises(ValueError, match="'both'"):
+        inf.analyse_models(Y, sets, analysis="both")

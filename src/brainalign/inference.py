@@ -24,26 +24,31 @@ independent of batch sizes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .regression import n_conditions_from_pairs
+from .regression import DesignBases, PartitionPlan, clip_negative, n_conditions_from_pairs
 
 __all__ = [
     "PERMUTATION_SCHEMES",
+    "analyse_models",
     "PermutationResult",
     "bootstrap_conditions",
     "condensed_permutation",
     "fdr_bh",
     "fdr_pairwise",
     "fdr_two_level",
+    "group_rdms",
+    "roi_analysis",
+    "searchlight_tests",
     "iter_permutation_indices",
     "p_from_counts",
     "permutation_indices",
     "permutation_test",
+    "permutation_test_bases",
     "subset_condensed_index",
 ]
 
@@ -432,3 +437,413 @@ def bootstrap_conditions(
         ci = subset_condensed_index(sel, n)
         draws.append(np.asarray(statistic(Y[ci], {m: X[ci] for m, X in sets.items()})))
     return np.stack(draws)
+
+
+# --------------------------------------------------------------------------------------------
+# Fast permutations for many RDMs: permute the model bases instead of the brain RDMs
+# --------------------------------------------------------------------------------------------
+def permutation_test_bases(
+    y: ArrayLike,
+    bases: DesignBases,
+    stat_from_r2: Callable[[np.ndarray], np.ndarray],
+    *,
+    n_permutations: int = 10_000,
+    scheme: str = "labels",
+    seed: Seed = 0,
+    pairwise: bool = False,
+    max_elements: int = 2**24,
+) -> PermutationResult:
+    """Same result as :func:`permutation_test` for statistics that are functions of R².
+
+    ``⟨y[σ], q⟩ = ⟨y, q[σ⁻¹]⟩`` and the total sum of squares does not change under a permutation,
+    so permuting the brain RDM entries by ``σ`` equals permuting the rows of the orthonormal model
+    bases by ``σ⁻¹``; a batch of permutations is then one matrix product
+    ``Y @ [Q_σ1 | Q_σ2 | ...]``.  Use it for searchlights (``y`` of shape ``(n_centres, n_pairs)``).
+
+    Parameters
+    ----------
+    y : array ``(n, n_pairs)`` or ``(n_pairs,)``
+    bases : DesignBases
+        The designs whose R² feed the statistic.
+    stat_from_r2 : callable
+        ``(..., n_designs)`` R² -> ``(..., K)`` statistic.
+    """
+    _check_scheme(scheme)
+    Y = np.asarray(y)
+    single = Y.ndim == 1
+    if single:
+        Y = Y[None, :]
+    if Y.ndim != 2 or Y.shape[1] != bases.n_pairs:
+        raise ValueError(f"y must be (n, {bases.n_pairs}); got {np.asarray(y).shape}")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("y contains NaN or infinite values; drop those RDMs first")
+    Yd = Y.astype(bases.dtype, copy=False)
+    ss_tot = _total_ss(Y)
+    n_q = bases.Q.shape[1]
+
+    def stat_of(ss: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(stat_from_r2(ss / ss_tot[:, None]), dtype=np.float64)
+
+    observed = stat_of(bases.ss_reg(Yd))
+    count = np.zeros(observed.shape, dtype=np.int64)
+    if pairwise:
+        d_true = observed[..., :, None] - observed[..., None, :]
+        count_d = np.zeros(d_true.shape, dtype=np.int64)
+        pos = d_true >= 0
+    batch = max(1, int(max_elements // max(1, Y.shape[0] * max(1, n_q))))
+    for idx in iter_permutation_indices(
+        bases.n_pairs, n_permutations, scheme=scheme, seed=seed, batch_size=batch
+    ):
+        inv = np.argsort(idx, axis=1)
+        Qcat = np.concatenate([bases.Q[inv[b]] for b in range(inv.shape[0])], axis=1)
+        proj = (Yd @ Qcat).astype(np.float64)
+        proj *= proj
+        for b in range(inv.shape[0]):
+            seg = proj[:, b * n_q : (b + 1) * n_q]
+            ss = np.zeros((Y.shape[0], len(bases.bases)))
+            for k in range(len(bases.bases)):
+                lo, hi = bases._edges[k], bases._edges[k + 1]
+                if hi > lo:
+                    ss[:, k] = seg[:, lo:hi].sum(axis=1)
+            s = stat_of(ss)
+            count += s >= observed
+            if pairwise:
+                d = s[..., :, None] - s[..., None, :]
+                count_d += np.where(pos, d >= d_true, d <= d_true)
+    p = p_from_counts(count, n_permutations)
+    p_diff = None
+    if pairwise:
+        p_diff = p_from_counts(count_d, n_permutations)
+        eye = np.eye(observed.shape[-1], dtype=bool)
+        p_diff[..., eye] = 1.0
+    if single:
+        observed, p = observed[0], p[0]
+        p_diff = None if p_diff is None else p_diff[0]
+    return PermutationResult(observed, p, p_diff, int(n_permutations), scheme)
+
+
+def _total_ss(Y: np.ndarray) -> np.ndarray:
+    Y64 = Y.astype(np.float64, copy=False)
+    d = Y64 - Y64.mean(axis=1, keepdims=True)
+    return np.einsum("ij,ij->i", d, d)
+
+
+# --------------------------------------------------------------------------------------------
+# The paper's two analyses on one or many brain RDMs
+# --------------------------------------------------------------------------------------------
+def individual_statistic(bases: DesignBases) -> Callable[[np.ndarray], np.ndarray]:
+    """R² -> clipped adjusted R² per model (the original ``multiple_regression_rsa``)."""
+
+    def f(r2: np.ndarray) -> np.ndarray:
+        return clip_negative(bases.adjust(r2))
+
+    return f
+
+
+def partition_statistic(plan: PartitionPlan) -> Callable[[np.ndarray], np.ndarray]:
+    """R² -> unique (adjusted) R² of each set (``vpart2``/``vpart3``/``vpart_general``)."""
+
+    def f(r2: np.ndarray) -> np.ndarray:
+        return plan.from_r2(r2)["unique"]
+
+    return f
+
+
+def analyse_models(
+    y: ArrayLike,
+    model_sets: Mapping[str, ArrayLike],
+    *,
+    analysis: str = "individual",
+    n_permutations: int = 10_000,
+    scheme: str = "labels",
+    seed: Seed = 0,
+    pairwise: bool = True,
+    dtype: type = np.float64,
+) -> dict[str, np.ndarray | PermutationResult | list[str]]:
+    """Statistics and permutation p-values of the paper's analyses.
+
+    Parameters
+    ----------
+    y : array ``(n_pairs,)`` or ``(n, n_pairs)``
+        Subject-averaged brain RDM(s) (ROI or searchlights).
+    model_sets : mapping name -> ``(n_pairs, p)``
+        Layer RDMs of each model (``analysis="individual"``) or of each group
+        (``analysis="partition"``).
+    analysis : {"individual", "partition"}
+        ``individual``: clipped adjusted R² of each model; ``partition``: unique adjusted R² of
+        each set from variance partitioning.
+
+    Returns
+    -------
+    dict
+        ``names``, ``statistic`` (..., K), ``result`` (:class:`PermutationResult`), and for
+        ``partition`` also ``total`` and ``shared`` (and ``shared_labels``).
+    """
+    if analysis not in ("individual", "partition"):
+        raise ValueError(f"unknown analysis {analysis!r}; use 'individual' or 'partition'")
+    names = list(model_sets)
+    if analysis == "individual":
+        bases = DesignBases(model_sets, dtype=dtype)
+        stat = individual_statistic(bases)
+        extra: dict = {}
+    else:
+        plan = PartitionPlan(model_sets, dtype=dtype)
+        bases = plan.bases
+        stat = partition_statistic(plan)
+        full = plan(np.asarray(y))
+        extra = {
+            "total": full["total"],
+            "shared": full["shared"],
+            "shared_labels": list(full["shared_labels"]),
+        }
+    res = permutation_test_bases(
+        y,
+        bases,
+        stat,
+        n_permutations=n_permutations,
+        scheme=scheme,
+        seed=seed,
+        pairwise=pairwise,
+    )
+    return {"names": names, "statistic": res.observed, "result": res, **extra}
+
+
+# --------------------------------------------------------------------------------------------
+# Searchlight maps: permutation tests on the kept searchlights and the two-level FDR
+# --------------------------------------------------------------------------------------------
+def searchlight_tests(
+    mean_rdms: ArrayLike,
+    lower_ceiling: ArrayLike,
+    model_sets: Mapping[str, ArrayLike],
+    *,
+    analysis: str = "individual",
+    nc_threshold: float = 0.033,
+    n_permutations: int = 10_000,
+    scheme: str = "labels",
+    seed: Seed = 0,
+    alpha: float = 0.05,
+    dtype: type = np.float32,
+    max_elements: int = 2**24,
+) -> dict[str, np.ndarray | list[str]]:
+    """The paper's searchlight statistics with the original's corrections.
+
+    Statistics are computed for every searchlight with a valid RDM; permutation p-values only for
+    the searchlights kept by the noise ceiling (``lower >= nc_threshold``; others are NaN), since
+    only those enter the second FDR and the map.  Every kept searchlight sees the same
+    permutations (as the original).
+
+    Returns
+    -------
+    dict with
+        ``names``; ``keep`` ``(n,)``; ``statistic`` ``(n, K)`` (clipped adj. R² or unique adj. R²);
+        ``p`` raw, ``p_within`` (BH across the K within a searchlight), ``p_across`` (then BH
+        across kept searchlights, per model); ``labels`` ``(n,)`` (index of the best model/group,
+        -1 = not significant); for ``partition`` also ``total``, ``p_diff`` (BH within
+        searchlight), ``p_diff_max`` and ``p_diff_max_across``.
+    """
+    from .brainmaps import best_group_labels, best_model_labels, max_pairwise_p
+
+    if analysis not in ("individual", "partition"):
+        raise ValueError(f"unknown analysis {analysis!r}; use 'individual' or 'partition'")
+    Y = np.asarray(mean_rdms)
+    lo = np.asarray(lower_ceiling, dtype=np.float64)
+    if Y.ndim != 2 or lo.shape != (Y.shape[0],):
+        raise ValueError(
+            f"mean_rdms (n, n_pairs) and lower (n,) expected; got {Y.shape}, {lo.shape}"
+        )
+    valid = np.all(np.isfinite(Y), axis=1)
+    keep = valid & (np.nan_to_num(lo, nan=-np.inf) >= float(nc_threshold))
+    names = list(model_sets)
+    K = len(names)
+    n = Y.shape[0]
+    if analysis == "individual":
+        bases = DesignBases(model_sets, dtype=dtype)
+        stat_fn = individual_statistic(bases)
+        plan = None
+    else:
+        plan = PartitionPlan(model_sets, dtype=dtype)
+        bases = plan.bases
+        stat_fn = partition_statistic(plan)
+    statistic = np.full((n, K), np.nan)
+    total = np.full(n, np.nan)
+    Yv = Y[valid]
+    if Yv.shape[0]:
+        ss = bases.ss_reg(Yv)
+        r2 = ss / _total_ss(Yv)[:, None]
+        statistic[valid] = stat_fn(r2)
+        if plan is not None:
+            total[valid] = plan.from_r2(r2)["total"]
+    p = np.full((n, K), np.nan)
+    p_diff = np.full((n, K, K), np.nan) if plan is not None else None
+    if keep.any():
+        res = permutation_test_bases(
+            Y[keep], bases, stat_fn, n_permutations=n_permutations, scheme=scheme, seed=seed,
+            pairwise=plan is not None, max_elements=max_elements,
+        )  # fmt: skip
+        p[keep] = res.p
+        if plan is not None:
+            p_diff[keep] = fdr_pairwise(res.p_diff, alpha=alpha)
+    p_within, p_across = fdr_two_level(np.where(keep[:, None], p, np.nan), keep=keep, alpha=alpha)
+    out: dict = {
+        "names": names,
+        "keep": keep,
+        "valid": valid,
+        "statistic": statistic,
+        "p": p,
+        "p_within": p_within,
+        "p_across": p_across,
+    }
+    if plan is None:
+        out["labels"] = best_model_labels(statistic, p_across, keep, alpha)
+    else:
+        best = np.argmax(np.where(np.isfinite(statistic), statistic, -np.inf), axis=1)
+        dmax = np.full(n, np.nan)
+        dmax[keep] = max_pairwise_p(p_diff[keep], best[keep])
+        _, dmax_across = fdr_bh(dmax, alpha=alpha, axis=None, mask=keep)
+        out.update(
+            total=total,
+            p_diff=p_diff,
+            p_diff_max=dmax,
+            p_diff_max_across=dmax_across,
+            labels=best_group_labels(statistic, p_across, dmax_across, keep, alpha),
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# ROI analyses (Fig. 2: top-3 models; Fig. 3b: model groups)
+# --------------------------------------------------------------------------------------------
+def group_rdms(
+    model_sets: Mapping[str, ArrayLike],
+    groups: Mapping[str, str],
+    order: Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Group predictors: per layer the mean of the member models' layer RDMs (original
+    ``get_grouped_rdms``); models without a listed group (e.g. ``random``) are left out."""
+    members: dict[str, list[np.ndarray]] = {}
+    for m, X in model_sets.items():
+        g = groups.get(m)
+        if g is None:
+            continue
+        members.setdefault(g, []).append(np.asarray(X, dtype=np.float64))
+    keys = list(order) if order is not None else sorted(members)
+    out = {}
+    for g in keys:
+        if g not in members:
+            raise ValueError(f"group {g!r} has no model")
+        shapes = {x.shape for x in members[g]}
+        if len(shapes) != 1:
+            raise ValueError(f"models of group {g!r} have different layer shapes {sorted(shapes)}")
+        out[g] = np.mean(members[g], axis=0)
+    return out
+
+
+def _roi_seed(seed: Seed, *keys: int) -> np.random.Generator:
+    base = seed if isinstance(seed, (int, np.integer)) else int(_rng(seed).integers(2**63))
+    return np.random.default_rng([int(base), *keys])
+
+
+def roi_analysis(
+    roi_rdms: Mapping[str, ArrayLike],
+    model_sets: Mapping[str, ArrayLike],
+    groups: Mapping[str, str],
+    *,
+    group_order: Sequence[str] | None = None,
+    top_k: int = 3,
+    n_permutations: int = 10_000,
+    n_bootstrap: int = 10_000,
+    bootstrap_ratio: float = 0.9,
+    scheme: str = "labels",
+    seed: Seed = 0,
+    alpha: float = 0.05,
+    ceiling_statistic: str = "spearman",
+):
+    """Fig. 2 and Fig. 3b analyses on ROI RDMs (subject-averaged, as the original default).
+
+    Parameters
+    ----------
+    roi_rdms : mapping roi -> ``(n_subjects, n_pairs)``
+    model_sets : mapping model -> ``(n_pairs, n_layers)``
+    groups : mapping model -> group
+
+    Returns
+    -------
+    dict of pandas DataFrames
+        ``individual`` (roi, model, group, statistic=r2adj_clipped, value, rank, p, p_fdr),
+        ``top3`` and ``grouped`` (roi, model/group, rank, unique_r2adj, sd, p, p_fdr,
+        total_r2adj), ``top3_pairs`` and ``grouped_pairs`` (roi, item_1, item_2, p, p_fdr),
+        ``ceiling`` (roi, lower, upper).
+    """
+    import pandas as pd
+
+    from .fmaps_ceiling import noise_ceiling
+
+    gsets = group_rdms(model_sets, groups, group_order)
+    rows_ind, rows_top, rows_grp, pairs_top, pairs_grp, rows_nc = [], [], [], [], [], []
+    for ri, (roi, R) in enumerate(roi_rdms.items()):
+        R = np.asarray(R, dtype=np.float64)
+        if R.ndim != 2 or not np.all(np.isfinite(R)):
+            raise ValueError(
+                f"ROI {roi!r}: RDMs must be finite (n_subjects, n_pairs); got {R.shape}"
+            )
+        y = R.mean(axis=0)
+        lo, up = noise_ceiling(R, statistic=ceiling_statistic)
+        rows_nc.append({"roi": roi, "lower": float(lo), "upper": float(up)})
+        ind = analyse_models(
+            y, model_sets, analysis="individual", n_permutations=n_permutations, scheme=scheme,
+            seed=_roi_seed(seed, ri, 0), pairwise=False,
+        )  # fmt: skip
+        stat = ind["statistic"]
+        _, pf = fdr_bh(ind["result"].p, alpha=alpha)
+        order = np.argsort(-stat, kind="mergesort")
+        rank = np.empty(len(order), dtype=int)
+        rank[order] = np.arange(1, len(order) + 1)
+        for k, m in enumerate(ind["names"]):
+            rows_ind.append({
+                "roi": roi, "model": m, "group": groups.get(m, "none"),
+                "statistic": "r2adj_clipped", "value": stat[k], "rank": int(rank[k]),
+                "p": ind["result"].p[k], "p_fdr": pf[k],
+            })  # fmt: skip
+        top = [ind["names"][i] for i in order[: min(top_k, len(order))]]
+        for kind, sets, rows, pairs, code in (
+            ("top", {m: model_sets[m] for m in top}, rows_top, pairs_top, 1),
+            ("grouped", gsets, rows_grp, pairs_grp, 2),
+        ):
+            if len(sets) < 2:
+                continue
+            res = analyse_models(
+                y, sets, analysis="partition", n_permutations=n_permutations, scheme=scheme,
+                seed=_roi_seed(seed, ri, code), pairwise=True,
+            )  # fmt: skip
+            plan = PartitionPlan(sets)
+            draws = bootstrap_conditions(
+                y, sets, lambda ys, S, _p=plan: PartitionPlan(S)(ys)["unique"],
+                n_bootstrap=n_bootstrap, ratio=bootstrap_ratio, seed=_roi_seed(seed, ri, code + 10),
+            )  # fmt: skip
+            sd = draws.std(axis=0, ddof=1)
+            pr = res["result"]
+            _, pf_u = fdr_bh(pr.p, alpha=alpha)
+            pd_c = fdr_pairwise(pr.p_diff, alpha=alpha)
+            names = res["names"]
+            col = "model" if kind == "top" else "group"
+            for k, nm in enumerate(names):
+                rows.append({
+                    "roi": roi, col: nm, "rank": k + 1, "unique_r2adj": res["statistic"][k],
+                    "sd": sd[k], "p": pr.p[k], "p_fdr": pf_u[k], "total_r2adj": float(res["total"]),
+                })  # fmt: skip
+            for i in range(len(names)):
+                for j in range(i + 1, len(names)):
+                    pairs.append({
+                        "roi": roi, "item_1": names[i], "item_2": names[j],
+                        "p": pr.p_diff[i, j], "p_fdr": pd_c[i, j],
+                    })  # fmt: skip
+            del plan
+    return {
+        "individual": pd.DataFrame(rows_ind),
+        "top3": pd.DataFrame(rows_top),
+        "top3_pairs": pd.DataFrame(pairs_top),
+        "grouped": pd.DataFrame(rows_grp),
+        "grouped_pairs": pd.DataFrame(pairs_grp),
+        "ceiling": pd.DataFrame(rows_nc),
+    }

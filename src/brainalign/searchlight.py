@@ -27,7 +27,7 @@ Speed
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -39,7 +39,10 @@ from numpy.typing import ArrayLike
 from .regression import DesignBases
 
 __all__ = [
+    "GroupSearchlight",
     "Neighbourhoods",
+    "group_searchlight_rdms",
+    "label_neighbourhoods",
     "block_neighbourhoods",
     "blocks_to_volume",
     "centres_to_volume",
@@ -747,3 +750,123 @@ def default_n_jobs() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover
         return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------------------------
+# ROIs and groups of subjects
+# --------------------------------------------------------------------------------------------
+def label_neighbourhoods(
+    mask: ArrayLike, labels: ArrayLike, ids: ArrayLike | None = None
+) -> Neighbourhoods:
+    """One neighbourhood per label id (an ROI atlas): its voxels inside the mask.
+
+    ``centres`` holds each ROI's first voxel (for bookkeeping only).
+    """
+    m = _check_mask(mask)
+    lab = np.asarray(labels)
+    if lab.shape != m.shape:
+        raise ValueError(f"labels have shape {lab.shape}; mask has {m.shape}")
+    lm = lab[m]
+    if ids is None:
+        ids = np.unique(lm[lm > 0])
+    ids = np.asarray(ids)
+    members, centres = [], []
+    voxels = np.argwhere(m)
+    for i in ids:
+        rows = np.flatnonzero(lm == i)
+        if rows.size == 0:
+            raise ValueError(f"ROI id {i} has no voxel inside the mask")
+        members.append(rows.astype(np.int32))
+        centres.append(voxels[rows[0]])
+    indptr = np.concatenate([[0], np.cumsum([r.size for r in members])]).astype(np.int64)
+    return Neighbourhoods(
+        "roi",
+        m.shape,
+        voxels,
+        np.asarray(centres, dtype=np.int64).reshape(-1, 3),
+        indptr,
+        np.concatenate(members),
+        0.0,
+    )
+
+
+@dataclass
+class GroupSearchlight:
+    """Subject-averaged searchlight RDMs and noise ceilings.
+
+    Attributes
+    ----------
+    mean_rdms : ndarray ``(n_centres, n_pairs)``
+        Mean over subjects of the condensed RDMs (NaN rows: neighbourhood too small / constant).
+    lower, upper : ndarray ``(n_centres,)``
+        Noise ceilings (see :mod:`brainalign.fmaps_ceiling`).
+    centres : ndarray ``(n_centres, 3)``
+        Sphere centres (voxel indices) or block corners.
+    n_subjects : int
+    """
+
+    mean_rdms: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    centres: np.ndarray
+    n_subjects: int
+
+
+def group_searchlight_rdms(
+    subjects: Sequence[ArrayLike],
+    mask: ArrayLike,
+    *,
+    radius: float | None = 3.0,
+    neighbourhoods: Neighbourhoods | None = None,
+    ceiling_statistic: str = "spearman",
+    chunk_size: int = 4096,
+    n_jobs: int | None = 1,
+    dtype: type = np.float32,
+    min_voxels: int = 3,
+) -> GroupSearchlight:
+    """Searchlight RDMs of every subject, averaged, with lower/upper noise ceilings per centre.
+
+    Subjects are processed chunk by chunk in lockstep, so memory holds
+    ``n_subjects × chunk_size × n_pairs`` RDM values at a time (plus the mean).
+
+    Parameters
+    ----------
+    subjects : sequence of arrays ``(X, Y, Z, n_conditions)``
+        One 4-D volume per subject (same grid as ``mask``).
+    """
+    from .fmaps_ceiling import noise_ceiling
+
+    if len(subjects) < 2:
+        raise ValueError(f"need at least 2 subjects; got {len(subjects)}")
+    shapes = {np.asarray(s).shape for s in subjects}
+    if len(shapes) != 1:
+        raise ValueError(f"subject volumes differ in shape: {sorted(shapes)}")
+    gens = [
+        searchlight_rdm_chunks(
+            s, mask, radius=radius, neighbourhoods=neighbourhoods, chunk_size=chunk_size,
+            n_jobs=n_jobs, dtype=dtype, min_voxels=min_voxels,
+        )
+        for s in subjects
+    ]  # fmt: skip
+    means, los, ups = [], [], []
+    for parts in zip(*gens, strict=True):
+        R = np.stack([p[1] for p in parts])  # (S, n, P)
+        bad = ~np.all(np.isfinite(R[:, :, 0]), axis=0) | ~np.all(
+            np.isfinite(np.stack([p[2][:, 0] for p in parts])), axis=0
+        )
+        R[:, bad] = 0.0
+        mean = R.mean(axis=0, dtype=np.float64).astype(dtype)
+        lo, up = noise_ceiling(R, statistic=ceiling_statistic, n_jobs=n_jobs or 1)
+        mean[bad] = np.nan
+        lo[bad] = np.nan
+        up[bad] = np.nan
+        means.append(mean)
+        los.append(lo)
+        ups.append(up)
+    if neighbourhoods is None:
+        centres = np.argwhere(_check_mask(mask))
+    else:
+        centres = neighbourhoods.centres
+    return GroupSearchlight(
+        np.concatenate(means), np.concatenate(los), np.concatenate(ups), centres, len(subjects)
+    )
