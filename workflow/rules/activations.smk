@@ -9,11 +9,13 @@ rule extract_activations:
         f"{OUT}/activations/{{condition}}.npz",
     log:
         f"{OUT}/logs/extract_activations/{{condition}}.log",
+    group:
+        "network"
     conda:
         "../../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=6000,
+        mem_mb=3000,
         runtime=30,
     params:
         network=lambda wc: network_of(wc.condition),

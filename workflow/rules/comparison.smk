@@ -9,12 +9,14 @@ rule compare_subjects:
         f"{OUT}/comparison/{{region}}/{{condition}}.csv",
     log:
         f"{OUT}/logs/compare_subjects/{{region}}/{{condition}}.log",
+    group:
+        "inference"
     conda:
         "../../envs/rsa.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=1000,
+        runtime=15,
     params:
         method=config["comparison"]["method"],
         permutations=config["comparison"]["permutations"],
@@ -36,10 +38,12 @@ rule noise_ceiling:
         ),
     log:
         f"{OUT}/logs/noise_ceiling.log",
+    group:
+        "dataset"
     conda:
         "../../envs/rsa.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     params:
         method=config["comparison"]["method"],
@@ -64,10 +68,12 @@ rule collect_tables:
         ),
     log:
         f"{OUT}/logs/collect_tables.log",
+    group:
+        "inference"
     conda:
         "../../envs/rsa.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=500,
         runtime=5,
     script:
         "../scripts/collect_tables.py"

@@ -12,8 +12,13 @@ if config["dataset"]["kind"] == "synthetic":
             truth_rdms=f"{OUT}/data/{SYNTH_SET}/ground_truth.npz",
         log:
             f"{OUT}/logs/simulate_dataset.log",
+        group:
+            "dataset"
         conda:
             "../../envs/torch.yaml"
+        resources:
+            mem_mb=3000,
+            runtime=15,
         params:
             synthetic=config["dataset"]["synthetic"],
             seed=derive_seed(config["seed"], "synthetic-dataset"),
@@ -30,8 +35,13 @@ rule prepare_dataset:
         info=f"{OUT}/dataset/dataset.json",
     log:
         f"{OUT}/logs/prepare_dataset.log",
+    group:
+        "dataset"
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         kind=config["dataset"]["kind"],
         path=dataset_path(config["dataset"], OUT),

@@ -27,6 +27,8 @@ rule figure_profiles:
         ),
     log:
         f"{OUT}/logs/figure_profiles/{{region}}.log",
+    group:
+        "inference"
     conda:
         "../../envs/figures.yaml"
     resources:
@@ -53,6 +55,8 @@ rule figure_layer_rdms:
         ),
     log:
         f"{OUT}/logs/figure_layer_rdms/{{condition}}.log",
+    group:
+        "network"
     conda:
         "../../envs/figures.yaml"
     resources:
@@ -79,6 +83,8 @@ rule figure_brain_rdm:
         ),
     log:
         f"{OUT}/logs/figure_brain_rdm.log",
+    group:
+        "dataset"
     conda:
         "../../envs/figures.yaml"
     resources:

@@ -8,10 +8,12 @@ rule layer_rdms:
         f"{OUT}/rdms/{{condition}}.npz",
     log:
         f"{OUT}/logs/layer_rdms/{{condition}}.log",
+    group:
+        "network"
     conda:
         "../../envs/rsa.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=10,
     params:
         metric=config["rdm"]["metric"],

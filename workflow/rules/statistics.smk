@@ -17,6 +17,8 @@ rule group_statistics:
         ),
     log:
         f"{OUT}/logs/group_statistics.log",
+    group:
+        "inference"
     conda:
         "../../envs/stats.yaml"
     resources:
