@@ -86,6 +86,7 @@ def test_label_and_value_images(label_map):
     assert np.nansum(np.asarray(bimg.dataobj)) > 0
 
 
+@pytest.mark.slow
 def test_static_figures(label_map, tmp_path):
     out, img, mask, nbh, labels, limg = label_map
     cols = [(0, 0, 1.0), (0, 1.0, 0), (1.0, 0, 1.0)]

@@ -127,3 +127,47 @@ def test_volumes_and_tables(tmp_path):
     out = io.write_table(df, tmp_path / "t" / "x.csv")
     pd.testing.assert_frame_equal(io.read_table(out), df)
     assert not list((tmp_path / "t").glob(".*tmp"))
+
+
+SCHEMA = __import__("pathlib").Path(__file__).resolve().parents[1] / (
+    "workflow/schemas/functional_maps.schema.yaml"
+)
+
+
+def test_fmaps_config_defaults_and_errors():
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert schema["$schema"].endswith("2020-12/schema")
+
+    def described(node, path="functional_maps"):
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                assert "description" in sub, f"{path}.{key} has no description"
+                described(sub, f"{path}.{key}")
+            if isinstance(node.get("additionalProperties"), dict):
+                described(node["additionalProperties"], f"{path}.*")
+
+    described(schema)
+    fm = io.load_fmaps_config({}, SCHEMA)
+    assert list(fm["studies"]) == ["simulated"]
+    st = fm["studies"]["simulated"]
+    assert st["simulation"]["n_subjects"] == 4 and st["models"]["layers"] == LAYERS
+    assert fm["statistics"]["scheme"] == "labels" and fm["statistics"]["nc_threshold"] == 0.033
+    assert io.studies_of(fm, ("simulated",)) == "simulated"
+    assert io.studies_of(fm, ("precomputed",)) == io.NEVER_MATCH
+    assert io.study_model_names(fm, "simulated")[0] == "edge2d"
+    assert io.study_groups(fm, "simulated")["class_1000"] == "semantic"
+    t = io.study_targets(fm, "simulated", "results/functional_maps")
+    assert "results/functional_maps/simulated/figures/grouped_map.html" in t
+    with pytest.raises(ValueError, match="n_permutations"):
+        io.load_fmaps_config({"statistics": {"n_permutations": 0}}, SCHEMA)
+    with pytest.raises(ValueError, match="data_dir"):
+        io.load_fmaps_config({"studies": {"x": {"source": "precomputed"}}}, SCHEMA)
+    with pytest.raises(ValueError, match="'rows'"):
+        io.load_fmaps_config({"statistics": {"scheme": "rows"}}, SCHEMA)
+    pre = io.load_fmaps_config({"studies": {"p": {"source": "precomputed", "data_dir": "/d"}}},
+                               SCHEMA)  # fmt: skip
+    assert io.study_searchlight(pre, "p")["kind"] == "blocks"
+    assert io.study_model_dir(pre, "p", "r").endswith("RDM_taskonomy_bonner50")
+    assert len(io.study_model_names(pre, "p")) == 19

@@ -164,3 +164,17 @@ def test_stack_predictors_accepts_square_and_vectors():
     np.testing.assert_array_equal(X1, X2)
     assert X1.shape == (21, 2)
     np.testing.assert_array_equal(rg.stack_predictors(squareform(a))[:, 0], a)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_gram_partition_equals_svd_route(data, k):
+    y, models = data
+    sets = list(models.values())[:k]
+    a = rg.variance_partition(y, sets)
+    b = rg.variance_partition_gram(y, sets)
+    np.testing.assert_allclose(b["unique"], a["unique"], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(b["total"], a["total"], rtol=1e-10)
+    c = rg.variance_partition_gram(y, sets, adjusted=False)
+    np.testing.assert_allclose(
+        c["unique"], rg.variance_partition(y, sets, adjusted=False)["unique"], rtol=1e-8, atol=1e-12
+    )

@@ -220,8 +220,8 @@ def interactive_label_map(
     if len(names) != len(colours):
         raise ValueError(f"{len(names)} names but {len(colours)} colours")
     n = len(names)
-    view = plotting.view_img_on_surf(
-        label_img,
+    img = _on_mni_grid(label_img)
+    kwargs = dict(
         surf_mesh="fsaverage5",
         threshold=0.5,
         cmap=_label_cmap(colours),
@@ -230,8 +230,13 @@ def interactive_label_map(
         symmetric_cmap=False,
         colorbar=False,
         title=title,
-        vol_to_surf_kwargs={"interpolation": "nearest_most_frequent"},
     )
+    try:
+        view = plotting.view_img_on_surf(
+            img, vol_to_surf_kwargs={"interpolation": "nearest_most_frequent"}, **kwargs
+        )
+    except ValueError:  # pragma: no cover - a volume that misses part of the surface
+        view = plotting.view_img_on_surf(img, **kwargs)
     html = view.get_standalone()
     items = "".join(
         f'<span style="display:inline-block;margin:2px 10px;">'
@@ -255,6 +260,20 @@ def interactive_label_map(
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, p)
     return p
+
+
+def _on_mni_grid(img):
+    """Labels resampled (nearest) onto nilearn's MNI152 grid of the closest resolution, so every
+    surface vertex samples inside the image (bundled template, no download)."""
+    from nilearn.datasets import load_mni152_brain_mask
+    from nilearn.image import resample_to_img
+
+    vox = float(np.mean(np.abs(np.diag(img.affine)[:3])))
+    res = min((1, 2, 3), key=lambda r: abs(r - vox))
+    ref = load_mni152_brain_mask(resolution=res)
+    if img.shape[:3] == ref.shape and np.allclose(img.affine, ref.affine):
+        return img
+    return resample_to_img(img, ref, interpolation="nearest", force_resample=True, copy_header=True)
 
 
 def _escape(s: str) -> str:
@@ -281,6 +300,7 @@ def static_label_png(
     disp = plotting.plot_roi(
         label_img,
         display_mode="ortho",
+        colorbar=False,
         cmap=_label_cmap(colours),
         vmin=0.5,
         vmax=len(names) + 1.5,

@@ -14,9 +14,10 @@ atomically (:func:`write_table`).
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ import numpy as np
 from .regression import rdm_to_vector
 
 __all__ = [
+    "PAPER_ROIS",
+    "fill_defaults",
     "find_model_rdm_files",
     "iter_searchlight_rdms",
     "load_mat_rdm",
@@ -31,9 +34,22 @@ __all__ = [
     "load_roi_labels",
     "load_roi_rdms",
     "load_searchlight_rdms",
+    "load_fmaps_config",
     "load_volumes",
     "read_table",
     "searchlight_dir",
+    "studies_of",
+    "study_groups",
+    "study_has_rois",
+    "study_model_dir",
+    "study_model_inputs",
+    "study_model_names",
+    "study_model_params",
+    "study_precomputed_inputs",
+    "study_roi_inputs",
+    "study_searchlight",
+    "study_targets",
+    "study_volume_inputs",
     "write_table",
 ]
 
@@ -207,3 +223,223 @@ def read_table(path: str | os.PathLike):
     import pandas as pd
 
     return pd.read_csv(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Workflow helpers (used by workflow/rules/functional_maps.smk)
+# --------------------------------------------------------------------------------------------
+NEVER_MATCH = "(?!x)x"  # a wildcard constraint that matches nothing
+
+#: the 15 ROIs plotted in the paper (Fig. 2 and 3b), in plotting order
+PAPER_ROIS = ("V1v", "V2v", "V3v", "hV4", "VO1", "VO2", "PHC1", "PHC2",
+              "V1d", "V2d", "V3d", "LO1", "LO2", "V3b", "V3a")  # fmt: skip
+
+
+def fill_defaults(inst, schema: Mapping) -> object:
+    """Fill JSON-schema ``default`` values into ``inst`` in place (through ``properties`` and
+    object-valued ``additionalProperties``)."""
+    if not isinstance(inst, dict):
+        return inst
+    props = schema.get("properties", {})
+    for key, sub in props.items():
+        if key not in inst and "default" in sub:
+            inst[key] = copy.deepcopy(sub["default"])
+        if key in inst:
+            fill_defaults(inst[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, val in inst.items():
+            if key not in props:
+                fill_defaults(val, extra)
+    return inst
+
+
+def load_fmaps_config(cfg: Mapping | None, schema_path: str | os.PathLike) -> dict:
+    """``functional_maps`` settings validated against the schema fragment, defaults filled in.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending key.
+    """
+    import yaml
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    filled = fill_defaults(copy.deepcopy(dict(cfg or {})), schema)
+    err = best_match(Draft202012Validator(schema).iter_errors(filled))
+    if err is not None:
+        where = ".".join(str(p) for p in err.absolute_path) or "functional_maps"
+        raise ValueError(f"functional_maps.{where}: {err.message}")
+    for name, st in filled["studies"].items():
+        if st["source"] == "volumes" and not st["volumes"]["subjects"]:
+            raise ValueError(f"functional_maps.studies.{name}.volumes.subjects is empty")
+        if st["source"] == "precomputed" and not st["data_dir"]:
+            raise ValueError(f"functional_maps.studies.{name}.data_dir is not set")
+        models = st["models"]
+        if models["source"] == "rdm_dir" and not models["rdm_dir"]:
+            raise ValueError(f"functional_maps.studies.{name}.models.rdm_dir is not set")
+        if models["source"] == "taskonomy" and not (
+            st["taskonomy"]["weights_dir"] and st["taskonomy"]["stimuli_dir"]
+        ):
+            raise ValueError(
+                f"functional_maps.studies.{name}.taskonomy: weights_dir and stimuli_dir are needed"
+            )
+        if models["source"] == "study" and st["source"] == "volumes":
+            raise ValueError(
+                f"functional_maps.studies.{name}.models.source 'study' needs a simulated or "
+                "precomputed study; use rdm_dir or taskonomy"
+            )
+    return filled
+
+
+def studies_of(fm: Mapping, sources: Sequence[str]) -> str:
+    """Wildcard-constraint regex of the studies whose source is in ``sources``."""
+    names = [s for s, st in fm["studies"].items() if st["source"] in sources]
+    return "|".join(names) if names else NEVER_MATCH
+
+
+def study_model_names(fm: Mapping, study: str) -> list[str]:
+    """Models of a study: configured names, the simulated models, or the 19 Taskonomy tasks."""
+    from .simulate_volumes import DEFAULT_MODELS
+    from .taskonomy import TASK_LIST
+
+    st = fm["studies"][study]
+    if st["models"]["names"]:
+        return list(st["models"]["names"])
+    if st["source"] == "simulated" and st["models"]["source"] == "study":
+        return list(DEFAULT_MODELS)
+    return list(TASK_LIST)
+
+
+def study_groups(fm: Mapping, study: str) -> dict[str, str]:
+    """model -> group for the grouped analysis (models of no group are left out)."""
+    from .simulate_volumes import DEFAULT_MODELS
+    from .taskonomy import TASK_GROUPS
+
+    st = fm["studies"][study]
+    if st["models"]["groups"]:
+        groups = st["models"]["groups"]
+    elif st["source"] == "simulated" and st["models"]["source"] == "study":
+        groups = {}
+        for m, g in DEFAULT_MODELS.items():
+            groups.setdefault(g, []).append(m)
+    else:
+        groups = {g: list(ms) for g, ms in TASK_GROUPS.items()}
+    names = set(study_model_names(fm, study))
+    return {m: g for g, ms in groups.items() for m in ms if m in names}
+
+
+def study_model_dir(fm: Mapping, study: str, out: str) -> str:
+    """Folder of the study's model RDM ``.mat`` files."""
+    st = fm["studies"][study]
+    src = st["models"]["source"]
+    if src == "rdm_dir":
+        return str(st["models"]["rdm_dir"])
+    if src == "taskonomy":
+        return f"{out}/{study}/models/taskonomy"
+    if st["source"] == "simulated":
+        return f"{out}/{study}/data/RDM_models"
+    return os.path.join(st["data_dir"], "RDM_taskonomy_bonner50")
+
+
+def study_model_inputs(fm: Mapping, study: str, out: str) -> list[str]:
+    """Files (or generated folders) the model RDMs come from (rule inputs)."""
+    st = fm["studies"][study]
+    src = st["models"]["source"]
+    if src == "taskonomy":
+        return [f"{out}/{study}/models/taskonomy"]
+    if src == "study" and st["source"] == "simulated":
+        return [f"{out}/{study}/data"]
+    return sorted(glob.glob(os.path.join(study_model_dir(fm, study, out), "*.mat")))
+
+
+def study_model_params(fm: Mapping, study: str, out: str) -> dict:
+    """Everything the analysis scripts need to load and group the model RDMs."""
+    groups = study_groups(fm, study)
+    return {
+        "dir": study_model_dir(fm, study, out),
+        "names": study_model_names(fm, study),
+        "layers": list(fm["studies"][study]["models"]["layers"]),
+        "groups": groups,
+        "group_order": list(dict.fromkeys(groups.values())),
+    }
+
+
+def study_searchlight(fm: Mapping, study: str) -> dict:
+    """Searchlight settings of a study (precomputed data always use the original blocks)."""
+    sl = dict(fm["searchlight"])
+    if fm["studies"][study]["source"] == "precomputed":
+        sl.update(kind="blocks", sl_rad=1, max_blk_edge=2)
+    return sl
+
+
+def study_volume_inputs(fm: Mapping, study: str, out: str) -> dict:
+    """Inputs of the searchlight-RDM rule for simulated / volume studies."""
+    st = fm["studies"][study]
+    if st["source"] == "simulated":
+        return {"data": f"{out}/{study}/data"}
+    vol = st["volumes"]
+    res: dict = {"subjects": [vol["subjects"][k] for k in sorted(vol["subjects"])]}
+    if vol["mask"]:
+        res["mask"] = vol["mask"]
+    return res
+
+
+def study_precomputed_inputs(fm: Mapping, study: str) -> dict:
+    """``all_sub_slrdms.npy`` and ``mask.nii`` of a precomputed study."""
+    d = Path(fm["studies"][study]["data_dir"])
+    return {
+        "slrdms": str(searchlight_dir(d, 1, 2) / "all_sub_slrdms.npy"),
+        "mask": str(d / "mask.nii"),
+    }
+
+
+def study_has_rois(fm: Mapping, study: str) -> bool:
+    """Whether the study has ROIs (volume studies need an atlas and its table)."""
+    st = fm["studies"][study]
+    if st["source"] == "volumes":
+        return bool(st["volumes"]["rois"] and st["volumes"]["roi_table"])
+    return True
+
+
+def study_roi_inputs(fm: Mapping, study: str, out: str) -> dict:
+    """Inputs of the ROI rule."""
+    st = fm["studies"][study]
+    if st["source"] == "simulated":
+        return {"data": f"{out}/{study}/data"}
+    if st["source"] == "precomputed":
+        d = os.path.join(st["data_dir"], "kastner_ROIs_RDMs_pearson")
+        return {"rois": sorted(glob.glob(os.path.join(d, "*.mat")))}
+    vol = st["volumes"]
+    return {
+        "subjects": [vol["subjects"][k] for k in sorted(vol["subjects"])],
+        "atlas": vol["rois"],
+        "table": vol["roi_table"],
+    }
+
+
+def study_targets(fm: Mapping, study: str, out: str) -> list[str]:
+    """Final files of one study."""
+    base = f"{out}/{study}"
+    res = [
+        f"{base}/tables/searchlight_individual.csv",
+        f"{base}/tables/searchlight_grouped.csv",
+        f"{base}/searchlight/noise_ceiling.csv",
+        f"{base}/maps/individual_best_model.nii.gz",
+        f"{base}/maps/grouped_best_group.nii.gz",
+        f"{base}/figures/individual_map.html",
+        f"{base}/figures/grouped_map.html",
+        f"{base}/figures/individual_best_model.png",
+        f"{base}/figures/grouped_best_group.png",
+        f"{base}/figures/individual_max_r2adj_glass.png",
+        f"{base}/figures/grouped_total_r2adj.png",
+    ]
+    if study_has_rois(fm, study):
+        res += [
+            f"{base}/tables/roi_statistics.csv",
+            f"{base}/figures/roi_top3.svg",
+            f"{base}/figures/roi_grouped.svg",
+        ]
+    return res

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .regression import DesignBases, PartitionPlan, clip_negative, n_conditions_from_pairs
+from .regression import (
+    DesignBases,
+    PartitionPlan,
+    clip_negative,
+    n_conditions_from_pairs,
+    variance_partition_gram,
+)
 
 __all__ = [
     "PERMUTATION_SCHEMES",
@@ -772,7 +778,8 @@ def roi_analysis(
     dict of pandas DataFrames
         ``individual`` (roi, model, group, statistic=r2adj_clipped, value, rank, p, p_fdr),
         ``top3`` and ``grouped`` (roi, model/group, rank, unique_r2adj, sd, p, p_fdr,
-        total_r2adj), ``top3_pairs`` and ``grouped_pairs`` (roi, item_1, item_2, p, p_fdr),
+        total_r2adj), ``top3_pairs`` and ``grouped_pairs`` (roi, item_1, item_2,
+        value = difference of the unique adj. R², p, p_fdr),
         ``ceiling`` (roi, lower, upper).
     """
     import pandas as pd
@@ -816,9 +823,8 @@ def roi_analysis(
                 y, sets, analysis="partition", n_permutations=n_permutations, scheme=scheme,
                 seed=_roi_seed(seed, ri, code), pairwise=True,
             )  # fmt: skip
-            plan = PartitionPlan(sets)
             draws = bootstrap_conditions(
-                y, sets, lambda ys, S, _p=plan: PartitionPlan(S)(ys)["unique"],
+                y, sets, lambda ys, S: variance_partition_gram(ys, S)["unique"],
                 n_bootstrap=n_bootstrap, ratio=bootstrap_ratio, seed=_roi_seed(seed, ri, code + 10),
             )  # fmt: skip
             sd = draws.std(axis=0, ddof=1)
@@ -836,9 +842,9 @@ def roi_analysis(
                 for j in range(i + 1, len(names)):
                     pairs.append({
                         "roi": roi, "item_1": names[i], "item_2": names[j],
+                        "value": res["statistic"][i] - res["statistic"][j],
                         "p": pr.p_diff[i, j], "p_fdr": pd_c[i, j],
                     })  # fmt: skip
-            del plan
     return {
         "individual": pd.DataFrame(rows_ind),
         "top3": pd.DataFrame(rows_top),

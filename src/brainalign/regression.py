@@ -42,6 +42,7 @@ __all__ = [
     "rdm_to_vector",
     "stack_predictors",
     "variance_partition",
+    "variance_partition_gram",
     "vpart2",
     "vpart3",
     "vpart_general",
@@ -515,8 +516,8 @@ class PartitionPlan:
             raise ValueError(f"variance partitioning needs at least 2 sets; got {len(arrs)}")
         self.n_sets = len(arrs)
         self.adjusted = bool(adjusted)
-        self.keys = list(_vpart_designs(arrs))
         designs = _vpart_designs(arrs)
+        self.keys = list(designs)
         self.bases = DesignBases({"+".join(map(str, k)): designs[k] for k in self.keys}, dtype)
 
     def from_r2(self, r2: np.ndarray) -> dict[str, np.ndarray]:
@@ -578,3 +579,36 @@ def vpart_general(y: ArrayLike, sets: Sequence[ArrayLike], *, adjusted: bool = T
     R = {kk: vals[..., i] for i, kk in enumerate(keys)}
     without = np.stack([R[tuple(j for j in allidx if j != i)] for i in range(k)], axis=-1)
     return vpart_general_from_r2(R[allidx], without)
+
+
+def variance_partition_gram(
+    y: ArrayLike,
+    sets: Sequence[ArrayLike] | Mapping[str, ArrayLike],
+    *,
+    adjusted: bool = True,
+) -> dict[str, np.ndarray]:
+    """:func:`variance_partition` of one target through the normal equations.
+
+    One centred cross-product matrix of all predictors and ``y`` serves every union of sets, so it
+    is much cheaper for many small problems (bootstrap draws); the result equals the SVD route up
+    to the conditioning of ``XᵀX`` (normal equations).
+    """
+    arrs = _as_sets(sets)
+    Y = np.asarray(y, dtype=np.float64)
+    if Y.ndim != 1 or Y.shape[0] != arrs[0].shape[0]:
+        raise ValueError(f"y must be (n_pairs,) = ({arrs[0].shape[0]},); got {Y.shape}")
+    Z = np.concatenate(arrs + [Y[:, None]], axis=1)
+    Z = Z - Z.mean(axis=0, keepdims=True)
+    G = Z.T @ Z
+    iy = Z.shape[1] - 1
+    ss_tot = G[iy, iy]
+    edges = np.cumsum([0] + [a.shape[1] for a in arrs])
+    n = Y.shape[0]
+    designs = _vpart_designs(arrs)
+    R = {}
+    for key in designs:
+        cols = np.concatenate([np.arange(edges[i], edges[i + 1]) for i in key])
+        beta, *_ = np.linalg.lstsq(G[np.ix_(cols, cols)], G[cols, iy], rcond=None)
+        r2 = float(G[cols, iy] @ beta / ss_tot)
+        R[key] = adjusted_r2(r2, n, cols.size) if adjusted else np.float64(r2)
+    return partition_from_r2(len(arrs), R)
