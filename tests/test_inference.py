@@ -229,3 +229,23 @@ def test_permuting_bases_equals_permuting_brain(scheme):
     np.testing.assert_allclose(ind["statistic"], rg.clip_negative(db.adjusted_r2(Y)), rtol=1e-12)
     with pytest.raises(ValueError, match="'both'"):
         inf.analyse_models(Y, sets, analysis="both")
+
+
+def test_subject_level_models_match_scipy():
+    from scipy.stats import ttest_1samp
+
+    rng = np.random.default_rng(12)
+    n = 9
+    models = {"a": _vec(rng, n)[:, None], "b": np.stack([_vec(rng, n), _vec(rng, n)], 1)}
+    R = np.stack([models["a"][:, 0] + 0.5 * _vec(rng, n) for _ in range(5)])
+    df = inf.subject_level_models({"roi": R}, models)
+    per = df[df["statistic"] == "r2adj_clipped"]
+    db = rg.DesignBases(models)
+    np.testing.assert_allclose(
+        per.pivot(index="subject", columns="model", values="value")[["a", "b"]].to_numpy(),
+        rg.clip_negative(db.adjusted_r2(R)),
+    )
+    test = df[df["statistic"] == "mean_r2adj_clipped"].set_index("model")
+    vals = rg.clip_negative(db.adjusted_r2(R))
+    assert test.loc["a", "p"] == pytest.approx(ttest_1samp(vals[:, 0], 0.0).pvalue)
+    assert test.loc["a", "p"] < 0.01

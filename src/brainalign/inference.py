@@ -50,6 +50,7 @@ __all__ = [
     "group_rdms",
     "roi_analysis",
     "searchlight_tests",
+    "subject_level_models",
     "iter_permutation_indices",
     "p_from_counts",
     "permutation_indices",
@@ -853,3 +854,47 @@ def roi_analysis(
         "grouped_pairs": pd.DataFrame(pairs_grp),
         "ceiling": pd.DataFrame(rows_nc),
     }
+
+
+def subject_level_models(
+    roi_rdms: Mapping[str, ArrayLike],
+    model_sets: Mapping[str, ArrayLike],
+    *,
+    alpha: float = 0.05,
+):
+    """Per-subject fits (the original ``--stats t-test`` mode, ROI part).
+
+    For every ROI and subject the clipped adjusted R² of each model on that subject's RDM; then
+    per ROI and model a two-sided one-sample t-test of the subject values against 0
+    (``scipy.stats.ttest_1samp``), BH-corrected across models within the ROI.
+
+    Returns
+    -------
+    pandas.DataFrame
+        roi, subject, model, statistic (``r2adj_clipped`` per subject; ``mean_r2adj_clipped``
+        with ``t``, ``p``, ``p_fdr`` for the test rows), value.
+    """
+    import pandas as pd
+    from scipy.stats import ttest_1samp
+
+    db = DesignBases(model_sets)
+    names = list(model_sets)
+    rows = []
+    for roi, R in roi_rdms.items():
+        R = np.asarray(R, dtype=np.float64)
+        if R.ndim != 2 or R.shape[0] < 2 or not np.all(np.isfinite(R)):
+            raise ValueError(f"ROI {roi!r}: need finite (n_subjects >= 2, n_pairs); got {R.shape}")
+        vals = clip_negative(db.adjusted_r2(R))  # (S, K)
+        for s in range(R.shape[0]):
+            for k, m in enumerate(names):
+                rows.append({"roi": roi, "subject": s + 1, "model": m,
+                             "statistic": "r2adj_clipped", "value": vals[s, k]})  # fmt: skip
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t, p = ttest_1samp(vals, 0.0, axis=0)
+        p = np.where(np.isfinite(p), p, 1.0)
+        _, pf = fdr_bh(p, alpha=alpha)
+        for k, m in enumerate(names):
+            rows.append({"roi": roi, "subject": np.nan, "model": m,
+                         "statistic": "mean_r2adj_clipped", "value": vals[:, k].mean(),
+                         "t": t[k], "p": p[k], "p_fdr": pf[k]})  # fmt: skip
+    return pd.DataFrame(rows)

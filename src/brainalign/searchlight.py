@@ -289,19 +289,20 @@ def prepare_volume(
     n_cond = d.shape[3]
     if n_cond < 3:
         raise ValueError(f"need at least 3 conditions; got {n_cond}")
-    X = d[m].astype(np.float64)
+    X = d[m]
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(d) & m[..., None])[0]
         raise ValueError(
             f"data contain NaN/inf inside the mask, e.g. at voxel/condition {bad.tolist()}"
         )
-    X -= X.mean(axis=0, keepdims=True)
-    sd = X.std(axis=0, keepdims=True)
+    mu = X.mean(axis=0, dtype=np.float64)
+    sd = X.std(axis=0, dtype=np.float64)
     sd[sd == 0] = 1.0
-    X /= sd
     n_cols = int(np.ceil((n_cond + 1) / _KB) * _KB)
     rows = np.zeros((X.shape[0], n_cols), dtype=dtype)
-    rows[:, :n_cond] = X
+    step = 1 << 16  # centre and scale in float64, a slab of voxels at a time
+    for v0 in range(0, X.shape[0], step):
+        rows[v0 : v0 + step, :n_cond] = (X[v0 : v0 + step] - mu) / sd
     rows[:, n_cond] = 1.0
     return rows, m
 

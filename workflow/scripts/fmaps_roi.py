@@ -55,7 +55,10 @@ with rule_context(snakemake) as log:
         alpha=st["alpha"], ceiling_statistic=st["ceiling_statistic"],
     )  # fmt: skip
     study = snakemake.wildcards.study
-    parts = []
+    subj = inference.subject_level_models(roi_rdms, models, alpha=st["alpha"])
+    subj["analysis"] = np.where(subj["statistic"] == "r2adj_clipped", "individual_per_subject",
+                                "individual_ttest")  # fmt: skip
+    parts = [subj]
     ind = res["individual"].assign(analysis="individual")
     parts.append(ind)
     for key, col in (("top3", "model"), ("grouped", "group")):
@@ -77,8 +80,8 @@ with rule_context(snakemake) as log:
     parts.append(nc.assign(analysis="noise_ceiling"))
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "study", study)
-    cols = ["study", "roi", "analysis", "model", "model_2", "group", "group_2", "statistic",
-            "value", "sd", "rank", "p", "p_fdr"]  # fmt: skip
+    cols = ["study", "roi", "analysis", "subject", "model", "model_2", "group", "group_2",
+            "statistic", "value", "sd", "rank", "t", "p", "p_fdr"]  # fmt: skip
     for col in cols:
         if col not in out:
             out[col] = np.nan
