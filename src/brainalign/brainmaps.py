@@ -349,7 +349,7 @@ def static_stat_png(
     vmax = float(np.nanmax(np.abs(data))) or 1.0
     if kind == "glass":
         disp = plotting.plot_glass_brain(
-            clean, figure=fig, title=title, threshold=threshold if threshold is not None else 0.0,
+            clean, figure=fig, title=title, threshold=threshold if threshold is not None else 1e-6,
             cmap=cmap, colorbar=True, plot_abs=False, vmin=0.0, vmax=vmax,
         )  # fmt: skip
     else:
