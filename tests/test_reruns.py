@@ -1,0 +1,157 @@
+"""Partial reruns: a config change reschedules exactly the rules it touches.
+
+Each test copies the completed small study (``small_run``), changes one config value and asserts
+the exact set of jobs a dry run (``snakemake -n``) schedules, parsed from Snakemake's job list and
+cross-checked with its job-stats table. Config values reach the rules through ``params:`` (and
+inputs), so Snakemake's rerun triggers (params, input, mtime, code) decide; nothing upstream of
+a change may rerun.
+
+``provenance`` (tables/provenance.csv, shown in the report) records the hash of the whole config,
+so it reruns on every config change, like the report.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import run_snakemake, small_config, write_config
+
+#: Rules that summarise the whole run and follow any config change.
+RUN_LEVEL = {("provenance", ""), ("all", "")}
+CONDITIONS = ("alexnet_untrained", "deepcluster_untrained")
+REGIONS = ("EVC", "IT")
+
+_JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")
+_WILDCARDS = re.compile(r"^\s*wildcards: (.*)$")
+_STAT = re.compile(r"^(\w+)\s+(\d+)$")
+
+
+def scheduled_jobs(workdir: Path) -> Counter:
+    """Jobs of a dry run as a Counter of ``(rule, "wildcard=value, ...")``.
+
+    The job list is checked against Snakemake's ``Job stats`` table (rule -> count).
+    """
+    out = run_snakemake(workdir, "-n").stdout
+    if "Nothing to be done" in out:
+        return Counter()
+    jobs: list[list[str]] = []
+    for line in out.splitlines():
+        if m := _JOB.match(line):
+            jobs.append([m.group(1), ""])
+        elif (m := _WILDCARDS.match(line)) and jobs and not jobs[-1][1]:
+            jobs[-1][1] = m.group(1)
+    found = Counter((rule, wc) for rule, wc in jobs)
+    stats_text = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    stats = {
+        m.group(1): int(m.group(2))
+        for line in stats_text.splitlines()
+        if (m := _STAT.match(line.strip())) and m.group(1) not in ("job", "total")
+    }
+    assert stats == dict(Counter(rule for rule, _ in found)), (stats, found)
+    return found
+
+
+def _expect(*jobs) -> Counter:
+    return Counter(jobs)
+
+
+@pytest.fixture
+def completed(small_run, tmp_path) -> Path:
+    """A private copy of the completed small study (files, mtimes and .snakemake metadata)."""
+    work = tmp_path / "study"
+    shutil.copytree(small_run, work, symlinks=True)
+    return work
+
+
+def _change(workdir: Path, edit) -> None:
+    cfg = small_config()
+    edit(cfg)
+    write_config(workdir, cfg)
+
+
+def _diff(found: Counter, expected: Counter) -> str:
+    return (
+        f"unexpected: {sorted((found - expected).elements())}\n"
+        f"missing: {sorted((expected - found).elements())}"
+    )
+
+
+def test_completed_copy_needs_nothing(completed):
+    assert scheduled_jobs(completed) == Counter()
+
+
+def test_permutations_rerun_only_comparison_statistics_and_figures(completed):
+    _change(completed, lambda c: c["comparison"].update(permutations=300))
+    expected = _expect(
+        *[("compare_subjects", f"region={r}, condition={c}") for r in REGIONS for c in CONDITIONS],
+        ("collect_tables", ""),
+        ("group_statistics", ""),
+        *[("figure_profiles", f"region={r}") for r in REGIONS],
+        *RUN_LEVEL,
+    )
+    found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
+
+
+def test_added_network_runs_only_its_chain_and_the_aggregates(completed):
+    new = "modified_alexnet_untrained"
+    _change(completed, lambda c: c["networks"]["conditions"].append(new))
+    expected = _expect(
+        ("extract_activations", f"condition={new}"),
+        ("layer_rdms", f"condition={new}"),
+        ("figure_layer_rdms", f"condition={new}"),
+        *[("compare_subjects", f"region={r}, condition={new}") for r in REGIONS],
+        ("collect_tables", ""),
+        ("group_statistics", ""),
+        *[("figure_profiles", f"region={r}") for r in REGIONS],
+        *RUN_LEVEL,
+    )
+    found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
+
+
+def test_posthoc_mode_reruns_statistics_onward(completed):
+    _change(completed, lambda c: c["statistics"].update(mode="faithful"))
+    expected = _expect(
+        ("group_statistics", ""), *[("figure_profiles", f"region={r}") for r in REGIONS], *RUN_LEVEL
+    )
+    found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
+
+
+def test_figure_style_reruns_only_figures(completed):
+    _change(completed, lambda c: c.setdefault("figures", {}).update(context="talk"))
+    expected = _expect(
+        *[("figure_profiles", f"region={r}") for r in REGIONS],
+        *[("figure_layer_rdms", f"condition={c}") for c in CONDITIONS],
+        ("figure_brain_rdm", ""),
+        *RUN_LEVEL,
+    )
+    found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
+
+
+def test_dataset_change_reruns_everything(completed):
+    _change(completed, lambda c: c["dataset"]["synthetic"].update(n_subjects=4))
+    expected = _expect(
+        ("simulate_dataset", ""),
+        ("prepare_dataset", ""),
+        ("noise_ceiling", ""),
+        ("figure_brain_rdm", ""),
+        *[
+            (rule, f"condition={c}")
+            for c in CONDITIONS
+            for rule in ("extract_activations", "layer_rdms", "figure_layer_rdms")
+        ],
+        *[("compare_subjects", f"region={r}, condition={c}") for r in REGIONS for c in CONDITIONS],
+        ("collect_tables", ""),
+        ("group_statistics", ""),
+        *[("figure_profiles", f"region={r}") for r in REGIONS],
+        *RUN_LEVEL,
+    )
+    found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
