@@ -142,3 +142,19 @@ def test_bad_inputs(volume):
         sl.searchlight_rdms(data[:-1], mask, radius=1)
     with pytest.raises(ValueError, match="empty"):
         sl.sphere_neighbourhoods(np.zeros((3, 3, 3)), 1)
+
+
+def test_reused_buffer_gives_same_rdms(volume):
+    mask, data = volume
+    ref = sl.searchlight_rdms(data, mask, radius=2.0, chunk_size=40)
+    got = np.concatenate(
+        [r.copy() for _, r, _ in sl.searchlight_rdm_chunks(
+            data, mask, radius=2.0, chunk_size=40, reuse_buffer=True)]
+    )  # fmt: skip
+    np.testing.assert_array_equal(got, ref)
+    # a chunk size smaller than one z-line still works
+    small = np.concatenate(
+        [r.copy() for _, r, _ in sl.searchlight_rdm_chunks(
+            data, mask, radius=2.0, chunk_size=2, reuse_buffer=True)]
+    )  # fmt: skip
+    np.testing.assert_array_equal(small, ref)

@@ -407,12 +407,23 @@ def _sphere_lines_kernel(
     refresh,
     out,
     stats,
+    Q,
+    proj,
+    project,
+    lbufs,
+    lsts,
+    pbufs,
 ):  # pragma: no cover - compiled
     """RDMs of all centres on the given z-lines, by sliding the sphere along z.
 
     At the first centre of a line (and every ``refresh`` steps) the Gram matrix is built from all
     sphere voxels; in between it is updated with the voxels entering (top caps, +) and leaving
     (bottom caps, -) the sphere, as one BLAS rank-k update.
+
+    With ``project`` the RDMs of a line go to a small per-line buffer (cache resident) and only
+    their projections on the model bases ``Q`` (``n_pairs × n_q``) are stored in ``proj``; ``out``
+    is then unused.  ``lbufs``, ``lsts``, ``pbufs`` are per-thread scratch buffers (indexed by
+    ``numba.get_thread_id()``) of ``max_line`` rows.
     """
     CP = rows.shape[1]
     n_lines = line_x.shape[0]
@@ -428,9 +439,19 @@ def _sphere_lines_kernel(
         B = np.zeros((kmax, CP), dtype=rows.dtype)
         s = np.zeros(n_cond, dtype=rows.dtype)
         dinv = np.zeros(n_cond, dtype=rows.dtype)
+        if project:
+            tid = numba.get_thread_id()
+            lbuf = lbufs[tid]
+            lst = lsts[tid]
+            pbuf = pbufs[tid]
+        else:
+            lbuf = out
+            lst = stats
+            pbuf = proj
         x = line_x[li] + pad
         y = line_y[li] + pad
-        o = line_out[li]
+        o0 = line_out[li]
+        o = o0 if not project else 0
         steps = refresh
         for z in range(line_z0[li], line_z1[li] + 1):
             zp = z + pad
@@ -464,8 +485,15 @@ def _sphere_lines_kernel(
                 _gemm_acc(G, T, A, B, nk)
             steps += 1
             if is_centre[x, y, zp]:
-                _emit(G, n_cond, min_vox, out, stats, o, s, dinv)
+                _emit(G, n_cond, min_vox, lbuf, lst, o, s, dinv)
                 o += 1
+        if project and o > 0:
+            np.dot(lbuf[:o], Q, pbuf[:o])
+            for i in range(o):
+                for q in range(Q.shape[1]):
+                    proj[o0 + i, q] = pbuf[i, q]
+                stats[o0 + i, 0] = lst[i, 0]
+                stats[o0 + i, 1] = lst[i, 1]
 
 
 @njit(cache=True, parallel=True, fastmath=_FM, boundscheck=False)
@@ -591,6 +619,7 @@ def searchlight_rdm_chunks(
     dtype: type = np.float32,
     min_voxels: int = 3,
     refresh: int = 32,
+    reuse_buffer: bool = False,
 ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
     """Yield ``(centre_slice, rdms, sums)`` chunk by chunk.
 
@@ -617,12 +646,26 @@ def searchlight_rdm_chunks(
     refresh : int
         Sliding kernel: recompute a sphere from scratch every ``refresh`` steps along a line
         (bounds round-off drift).
+    reuse_buffer : bool
+        Write every chunk into the same buffer (saves allocating and page-faulting
+        ``chunk_size × n_pairs`` values per chunk); a yielded chunk is then only valid until the
+        next one is requested.
 
     Notes
     -----
     RDMs of neighbourhoods with a constant condition pattern are NaN.
     """
     rows, m = prepare_volume(data, mask, dtype=dtype)
+    buf: list[np.ndarray] = []
+
+    def buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
+        if not reuse_buffer:
+            return np.empty((n, n_pairs), dtype=dtype), np.empty((n, 2), dtype=np.float64)
+        if not buf or buf[0].shape[0] < n:
+            size = max(int(chunk_size), n)
+            buf[:] = [np.empty((size, n_pairs), dtype=dtype), np.empty((size, 2), dtype=np.float64)]
+        return buf[0][:n], buf[1][:n]
+
     n_cond = np.asarray(data).shape[3]
     n_pairs = n_cond * (n_cond - 1) // 2
     if int(chunk_size) < 1:
@@ -641,8 +684,8 @@ def searchlight_rdm_chunks(
                     lj += 1
                 lj = max(lj, li + 1)
                 c0, c1 = int(out_off[li]), int(out_off[lj])
-                out = np.empty((c1 - c0, n_pairs), dtype=dtype)
-                sums = np.empty((c1 - c0, 2), dtype=np.float64)
+                out, sums = buffers(c1 - c0)
+                dummy = np.zeros((1, 1), dtype=dtype)
                 _sphere_lines_kernel(
                     rows, plan.grid, plan.pad, plan.is_centre,
                     plan.line_x[li:lj], plan.line_y[li:lj],
@@ -650,6 +693,7 @@ def searchlight_rdm_chunks(
                     (out_off[li:lj] - c0).astype(np.int64),
                     plan.col_dx, plan.col_dy, plan.col_h,
                     n_cond, float(min_voxels), int(max(1, refresh)), out, sums,
+                    dummy, dummy, False, dummy[None], dummy.astype(np.float64)[None], dummy[None],
                 )  # fmt: skip
                 yield slice(c0, c1), out, sums
                 li = lj
@@ -659,12 +703,62 @@ def searchlight_rdm_chunks(
                 raise ValueError("neighbourhoods were built from a different mask")
             for c0 in range(0, nbh.n_centres, int(chunk_size)):
                 c1 = min(nbh.n_centres, c0 + int(chunk_size))
-                out = np.empty((c1 - c0, n_pairs), dtype=dtype)
-                sums = np.empty((c1 - c0, 2), dtype=np.float64)
+                out, sums = buffers(c1 - c0)
                 _direct_kernel(
                     rows, nbh.indptr, nbh.indices, c0, c1, n_cond, float(min_voxels), out, sums
                 )
                 yield slice(c0, c1), out, sums
+
+
+def _sphere_projection_chunks(
+    data: ArrayLike,
+    mask: ArrayLike,
+    Q: np.ndarray,
+    *,
+    radius: float,
+    chunk_size: int,
+    n_jobs: int | None,
+    dtype: type,
+    min_voxels: int,
+    refresh: int,
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Like :func:`searchlight_rdm_chunks` for spheres, but yields the projections
+    ``RDM @ Q`` ``(n_in_chunk, n_q)`` instead of the RDMs (which never leave the cache)."""
+    rows, m = prepare_volume(data, mask, dtype=dtype)
+    n_cond = np.asarray(data).shape[3]
+    Qd = np.ascontiguousarray(Q, dtype=dtype)
+    if Qd.shape[0] != n_cond * (n_cond - 1) // 2:
+        raise ValueError(f"Q has {Qd.shape[0]} rows; the data give {n_cond} conditions")
+    with _threads(n_jobs, blas=1):
+        plan = _sphere_plan(m, radius)
+        n_lines = plan.line_x.shape[0]
+        out_off = np.concatenate([[0], np.cumsum(plan.line_count)])
+        max_line = int(plan.line_count.max())
+        n_thr = numba.config.NUMBA_NUM_THREADS  # get_thread_id() < this
+        lbufs = np.empty((n_thr, max_line, Qd.shape[0]), dtype=dtype)
+        lsts = np.empty((n_thr, max_line, 2), dtype=np.float64)
+        pbufs = np.empty((n_thr, max_line, Qd.shape[1]), dtype=dtype)
+        dummy = np.zeros((1, 1), dtype=dtype)
+        li = 0
+        while li < n_lines:
+            lj = li
+            while lj < n_lines and out_off[lj + 1] - out_off[li] <= chunk_size:
+                lj += 1
+            lj = max(lj, li + 1)
+            c0, c1 = int(out_off[li]), int(out_off[lj])
+            proj = np.empty((c1 - c0, Qd.shape[1]), dtype=dtype)
+            sums = np.empty((c1 - c0, 2), dtype=np.float64)
+            _sphere_lines_kernel(
+                rows, plan.grid, plan.pad, plan.is_centre,
+                plan.line_x[li:lj], plan.line_y[li:lj],
+                plan.line_z0[li:lj], plan.line_z1[li:lj],
+                (out_off[li:lj] - c0).astype(np.int64),
+                plan.col_dx, plan.col_dy, plan.col_h,
+                n_cond, float(min_voxels), int(max(1, refresh)), dummy, sums,
+                Qd, proj, True, lbufs, lsts, pbufs,
+            )  # fmt: skip
+            yield slice(c0, c1), proj, sums
+            li = lj
 
 
 def searchlight_rdms(data: ArrayLike, mask: ArrayLike, **kwargs) -> np.ndarray:
@@ -690,20 +784,43 @@ def searchlight_r2(
     dtype = kwargs.get("dtype", np.float32)
     db = designs if isinstance(designs, DesignBases) else DesignBases(designs, dtype=dtype)
     n_jobs = kwargs.get("n_jobs", 1)
+    n_pairs = db.n_pairs
     results = []
+    if kwargs.get("neighbourhoods") is None:
+        # fused path: project each z-line's RDMs on the bases while they are in cache
+        chunks = _sphere_projection_chunks(
+            data, mask, db.Q,
+            radius=kwargs.get("radius", 3.0), chunk_size=kwargs.get("chunk_size", 8192),
+            n_jobs=n_jobs, dtype=dtype, min_voxels=kwargs.get("min_voxels", 3),
+            refresh=kwargs.get("refresh", 32),
+        )  # fmt: skip
+        for _, proj, sums in chunks:
+            p2 = proj.astype(np.float64) ** 2
+            ss = np.zeros((p2.shape[0], len(db.bases)))
+            for k in range(len(db.bases)):
+                lo, hi = db._edges[k], db._edges[k + 1]
+                if hi > lo:
+                    ss[:, k] = p2[:, lo:hi].sum(axis=1)
+            results.append(_r2_from_sums(ss, sums, n_pairs, db, adjusted))
+        return np.concatenate(results, axis=0)
+    kwargs.setdefault("reuse_buffer", True)
     for _, Y, sums in searchlight_rdm_chunks(data, mask, **kwargs):
         bad = ~np.isfinite(sums[:, 0])
         if bad.any():
             Y[bad] = 0.0
         with _threads(n_jobs):
             ss = db.ss_reg(Y)
-        n_pairs = Y.shape[1]
-        ss_tot = sums[:, 1] - sums[:, 0] ** 2 / n_pairs
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r2 = ss / ss_tot[:, None]
-        r2[bad] = np.nan
-        results.append(db.adjust(r2) if adjusted else r2)
+        results.append(_r2_from_sums(ss, sums, n_pairs, db, adjusted))
     return np.concatenate(results, axis=0)
+
+
+def _r2_from_sums(ss, sums, n_pairs, db, adjusted):
+    bad = ~np.isfinite(sums[:, 0]) | ~np.all(np.isfinite(ss), axis=1)
+    ss_tot = sums[:, 1] - sums[:, 0] ** 2 / n_pairs
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = ss / ss_tot[:, None]
+    r2[bad] = np.nan
+    return db.adjust(r2) if adjusted else r2
 
 
 def naive_searchlight_r2(
@@ -845,7 +962,7 @@ def group_searchlight_rdms(
     gens = [
         searchlight_rdm_chunks(
             s, mask, radius=radius, neighbourhoods=neighbourhoods, chunk_size=chunk_size,
-            n_jobs=n_jobs, dtype=dtype, min_voxels=min_voxels,
+            n_jobs=n_jobs, dtype=dtype, min_voxels=min_voxels, reuse_buffer=True,
         )
         for s in subjects
     ]  # fmt: skip
