@@ -780,6 +780,10 @@ def searchlight_r2(
     ``designs`` maps names to predictor matrices ``(n_pairs, p)`` (see
     :class:`brainalign.regression.DesignBases`); ``kwargs`` go to :func:`searchlight_rdm_chunks`.
     Centres with NaN RDMs get NaN.
+
+    For spheres (no ``neighbourhoods``) the RDMs of each z-line are projected on the orthonormal
+    model bases inside the kernel while they are still in cache, so whole-brain RDMs are never
+    materialised; ``R² = ||Qᵀ y||² / SS_tot`` per design.
     """
     dtype = kwargs.get("dtype", np.float32)
     db = designs if isinstance(designs, DesignBases) else DesignBases(designs, dtype=dtype)
