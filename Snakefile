@@ -17,6 +17,11 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/legacy.smk"
 
 
+if config["functional_maps"]["enabled"]:
+
+    include: "workflow/rules/functional_maps.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 
@@ -24,3 +29,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        FMAPS_TARGETS if config["functional_maps"]["enabled"] else [],
