@@ -48,7 +48,8 @@ def test_every_schema_key_has_a_description():
     from brainalign.config import _load_schema
 
     assert yaml.safe_load(SCHEMA_PATH.read_text())["$schema"] == (
-        "https://json-schema.org/draft/2020-12/schema")
+        "https://json-schema.org/draft/2020-12/schema"
+    )
     schema = _load_schema(SCHEMA_PATH)  # with the functional-maps fragment inlined
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     keys = list(_walk(schema))

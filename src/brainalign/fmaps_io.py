@@ -99,6 +99,54 @@ def find_model_rdm_files(
     return out
 
 
+def write_model_rdms(
+    directory: str | os.PathLike,
+    model: str,
+    rdms: Mapping[str, np.ndarray],
+    layers: Sequence[str],
+    key: str = "rdm",
+) -> list[Path]:
+    """Write ``{model}_{layer}.mat`` files (key ``rdm``, the original layout) for ``layers``.
+
+    Parameters
+    ----------
+    directory : path
+        Output folder (created).
+    model : str
+        Model (task or network condition) name.
+    rdms : mapping of str to ndarray, shape (n, n)
+        Square RDM of every available layer.
+    layers : sequence of str
+        Layers to write, in order.
+
+    Returns
+    -------
+    list of Path
+        The files written (each renamed into place when complete).
+
+    Raises
+    ------
+    ValueError
+        If a layer is not in ``rdms`` or an RDM is not square.
+    """
+    from scipy.io import savemat
+
+    missing = [layer for layer in layers if layer not in rdms]
+    if missing:
+        raise ValueError(f"model {model!r}: layers {missing} not available; it has {list(rdms)}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for layer in layers:
+        rdm = _check_square(np.asarray(rdms[layer], dtype=np.float64), f"{model} {layer}")
+        dst = out / f"{model}_{layer}.mat"
+        tmp = out / f".{model}_{layer}.tmp.mat"
+        savemat(tmp, {key: rdm})
+        os.replace(tmp, dst)
+        written.append(dst)
+    return written
+
+
 def load_model_rdms(
     directory: str | os.PathLike,
     tasks: Sequence[str],
@@ -286,6 +334,11 @@ def load_fmaps_config(cfg: Mapping | None, schema_path: str | os.PathLike) -> di
             raise ValueError(
                 f"functional_maps.studies.{name}.taskonomy: weights_dir and stimuli_dir are needed"
             )
+        if models["source"] == "networks" and not models["names"]:
+            raise ValueError(
+                f"functional_maps.studies.{name}.models.names: list the network conditions "
+                "(e.g. [alexnet_untrained]) whose layer RDMs are the models"
+            )
         if models["source"] == "study" and st["source"] == "volumes":
             raise ValueError(
                 f"functional_maps.studies.{name}.models.source 'study' needs a simulated or "
@@ -321,6 +374,8 @@ def study_groups(fm: Mapping, study: str) -> dict[str, str]:
     st = fm["studies"][study]
     if st["models"]["groups"]:
         groups = st["models"]["groups"]
+    elif st["models"]["source"] == "networks":  # each network condition its own group
+        groups = {m: [m] for m in study_model_names(fm, study)}
     elif st["source"] == "simulated" and st["models"]["source"] == "study":
         groups = {}
         for m, g in DEFAULT_MODELS.items():
@@ -337,8 +392,8 @@ def study_model_dir(fm: Mapping, study: str, out: str) -> str:
     src = st["models"]["source"]
     if src == "rdm_dir":
         return str(st["models"]["rdm_dir"])
-    if src == "taskonomy":
-        return f"{out}/{study}/models/taskonomy"
+    if src in ("taskonomy", "networks"):
+        return f"{out}/{study}/models/{src}"
     if st["source"] == "simulated":
         return f"{out}/{study}/data/RDM_models"
     return os.path.join(st["data_dir"], "RDM_taskonomy_bonner50")
@@ -348,8 +403,8 @@ def study_model_inputs(fm: Mapping, study: str, out: str) -> list[str]:
     """Files (or generated folders) the model RDMs come from (rule inputs)."""
     st = fm["studies"][study]
     src = st["models"]["source"]
-    if src == "taskonomy":
-        return [f"{out}/{study}/models/taskonomy"]
+    if src in ("taskonomy", "networks"):
+        return [f"{out}/{study}/models/{src}"]
     if src == "study" and st["source"] == "simulated":
         return [f"{out}/{study}/data"]
     return sorted(glob.glob(os.path.join(study_model_dir(fm, study, out), "*.mat")))

@@ -10,7 +10,31 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["rule_context", "Progress", "export_package_path"]
+__all__ = ["rule_context", "limit_threads", "Progress", "export_package_path"]
+
+
+def limit_threads(threads: int) -> None:
+    """Cap BLAS/OpenMP and numba threads of this process at ``threads``.
+
+    BLAS/OpenMP limits go through the environment (read when those libraries load). numba
+    reads ``NUMBA_NUM_THREADS`` again at every compilation and refuses a value that differs
+    from the pool it has already launched, so once numba is imported its pool size is left
+    alone and the number of threads in use is set with ``numba.set_num_threads`` instead
+    (at most the pool size).
+
+    Parameters
+    ----------
+    threads : int
+        Threads granted to the rule (``threads:`` directive, scaled by ``--cores``).
+    """
+    threads = max(1, int(threads))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    numba = sys.modules.get("numba")
+    if numba is None:
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
+    else:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 @contextlib.contextmanager
@@ -26,8 +50,7 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
         The ``snakemake`` object of a ``script:`` rule.
     """
     threads = max(1, int(getattr(smk, "threads", 1) or 1))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(var, str(threads))
+    limit_threads(threads)
     log_path = smk.log[0] if len(smk.log) else None
     handler: logging.Handler
     stream = None

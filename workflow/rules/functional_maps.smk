@@ -29,6 +29,17 @@ try:
 except ValueError as _fm_err:
     raise _FmWorkflowError(f"Invalid configuration: {_fm_err}") from None
 FM_STUDIES = list(FM["studies"])
+for _fm_study, _fm_st in FM["studies"].items():
+    _fm_unknown = [
+        c
+        for c in (_fm_st["models"]["names"] or [])
+        if _fm_st["models"]["source"] == "networks" and c not in CONDITIONS
+    ]
+    if _fm_unknown:
+        raise _FmWorkflowError(
+            f"Invalid configuration: functional_maps.studies.{_fm_study}.models.names: "
+            f"{_fm_unknown} not in networks.conditions {CONDITIONS}"
+        )
 FMAPS_TARGETS = [t for s in FM_STUDIES for t in _fmio.study_targets(FM, s, FM_OUT)]
 
 
@@ -75,6 +86,27 @@ rule fmaps_taskonomy_rdms:
         seed=FM["statistics"]["seed"],
     script:
         "../scripts/fmaps_taskonomy_rdms.py"
+
+
+rule fmaps_network_rdms:
+    input:
+        lambda wc: [
+            f"{OUT}/rdms/{c}.npz" for c in _fmio.study_model_names(FM, wc.study)
+        ],
+    output:
+        directory(f"{FM_OUT}/{{study}}/models/networks"),
+    log:
+        f"{FM_OUT}/{{study}}/logs/network_rdms.log",
+    conda:
+        "../../envs/fmaps.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        names=lambda wc: _fmio.study_model_names(FM, wc.study),
+        layers=lambda wc: FM["studies"][wc.study]["models"]["layers"],
+    script:
+        "../scripts/fmaps_network_rdms.py"
 
 
 # ---------------------------------------------------------------------------------------------

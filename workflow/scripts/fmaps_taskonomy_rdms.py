@@ -1,14 +1,13 @@
 """Layer RDMs of Taskonomy encoders on the study's stimuli (original RDM_taskonomy layout)."""
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from scipy.io import savemat
 
 from brainalign import taskonomy as tk
+from brainalign.fmaps_io import write_model_rdms
 from brainalign.regression import vector_to_rdm
 from brainalign.rulekit import rule_context
 
@@ -31,9 +30,5 @@ with rule_context(snakemake) as log:
             model = tk.load_encoder(tk.encoder_file_for_task(snakemake.input.weights, task),
                                     verify_hash=p.verify_hash)  # fmt: skip
         rdms = tk.feature_rdms(tk.extract_features(model, x, p.layers, p.batch_size))
-        for layer, vec in rdms.items():
-            dst = out / f"{task}_{layer}.mat"
-            tmp = out / f".{task}_{layer}.tmp.mat"
-            savemat(tmp, {"rdm": vector_to_rdm(vec)})
-            os.replace(tmp, dst)
+        write_model_rdms(out, task, {k: vector_to_rdm(v) for k, v in rdms.items()}, p.layers)
         log.info("task %s done", task)

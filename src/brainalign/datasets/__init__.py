@@ -12,8 +12,15 @@ from brainalign.datasets.algonauts import load_algonauts2019
 from brainalign.datasets.base import CATEGORY_BLOCKS_92, Dataset, validate_dataset
 from brainalign.datasets.kriegeskorte import kriegeskorte_sources, load_kriegeskorte2008
 
-__all__ = ["Dataset", "CATEGORY_BLOCKS_92", "LOADERS", "SOURCES", "load_dataset", "source_files",
-           "validate_dataset"]
+__all__ = [
+    "Dataset",
+    "CATEGORY_BLOCKS_92",
+    "LOADERS",
+    "SOURCES",
+    "load_dataset",
+    "source_files",
+    "validate_dataset",
+]
 
 #: Dataset kinds → loader ``(path, regions, name, **options) -> Dataset``.
 LOADERS: dict[str, Callable[..., Dataset]] = {
@@ -25,8 +32,9 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
 }
 
 
-def load_dataset(kind: str, path: str | os.PathLike, regions: tuple[str, ...], name: str,
-                 **options) -> Dataset:
+def load_dataset(
+    kind: str, path: str | os.PathLike, regions: tuple[str, ...], name: str, **options
+) -> Dataset:
     """Load a dataset with the loader registered for ``kind``."""
     if kind not in LOADERS:
         raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {sorted(LOADERS)}")

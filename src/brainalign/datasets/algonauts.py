@@ -29,8 +29,16 @@ from PIL import Image
 
 from brainalign.datasets.base import Dataset, categories_92, validate_dataset
 
-__all__ = ["read_mat", "load_image_folder", "load_fmri_rdms", "load_meg_rdms",
-           "load_stimulus_mat", "load_algonauts2019", "MAT73_HEADER", "MEG_WINDOWS"]
+__all__ = [
+    "read_mat",
+    "load_image_folder",
+    "load_fmri_rdms",
+    "load_meg_rdms",
+    "load_stimulus_mat",
+    "load_algonauts2019",
+    "MAT73_HEADER",
+    "MEG_WINDOWS",
+]
 
 #: First bytes of a MATLAB v7.3 file (the HDF5 user block holds this text header).
 MAT73_HEADER = b"MATLAB 7.3 MAT-file"
@@ -64,8 +72,9 @@ def read_mat(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
 
 
-def load_fmri_rdms(path: str | os.PathLike, regions: tuple[str, ...] = ("EVC", "IT")
-                   ) -> dict[str, np.ndarray]:
+def load_fmri_rdms(
+    path: str | os.PathLike, regions: tuple[str, ...] = ("EVC", "IT")
+) -> dict[str, np.ndarray]:
     """Load ``target_fmri.mat`` → region → (n_subjects, N, N) float64.
 
     Parameters
@@ -82,14 +91,16 @@ def load_fmri_rdms(path: str | os.PathLike, regions: tuple[str, ...] = ("EVC", "
             raise ValueError(f"{path}: no variable {key!r} (has {sorted(data)})")
         arr = np.asarray(data[key], dtype=np.float64)
         if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
-            raise ValueError(f"{path}: {key} should be subjects × N × N after transposing, "
-                             f"got shape {arr.shape}")
+            raise ValueError(
+                f"{path}: {key} should be subjects × N × N after transposing, got shape {arr.shape}"
+            )
         out[region] = arr
     return out
 
 
-def load_meg_rdms(path: str | os.PathLike, windows: tuple[str, ...] = MEG_WINDOWS
-                  ) -> dict[str, np.ndarray]:
+def load_meg_rdms(
+    path: str | os.PathLike, windows: tuple[str, ...] = MEG_WINDOWS
+) -> dict[str, np.ndarray]:
     """Load ``target_meg.mat`` → window → (n_subjects, n_sessions, N, N) float64.
 
     Works for both containers: MATLAB v7.3 (HDF5; stored (N, N, sessions, S) and transposed on
@@ -113,8 +124,10 @@ def load_meg_rdms(path: str | os.PathLike, windows: tuple[str, ...] = MEG_WINDOW
             raise ValueError(f"{path}: no variable {key!r} (has {sorted(data)})")
         arr = np.asarray(data[key], dtype=np.float64)
         if arr.ndim != 4 or arr.shape[2] != arr.shape[3]:
-            raise ValueError(f"{path}: {key} should be subjects × sessions × N × N after "
-                             f"transposing, got shape {arr.shape}")
+            raise ValueError(
+                f"{path}: {key} should be subjects × sessions × N × N after "
+                f"transposing, got shape {arr.shape}"
+            )
         out[window] = arr
     return out
 
@@ -176,8 +189,9 @@ def load_image_folder(folder: str | os.PathLike) -> tuple[list[str], np.ndarray]
     return [p.name for p in files], np.stack(images)
 
 
-def load_algonauts2019(path: str | os.PathLike, regions: tuple[str, ...] = ("EVC", "IT"),
-                       name: str = "algonauts2019") -> Dataset:
+def load_algonauts2019(
+    path: str | os.PathLike, regions: tuple[str, ...] = ("EVC", "IT"), name: str = "algonauts2019"
+) -> Dataset:
     """Load one Algonauts 2019 image set (images + fMRI RDMs) as a :class:`Dataset`.
 
     Parameters
@@ -201,8 +215,9 @@ def load_algonauts2019(path: str | os.PathLike, regions: tuple[str, ...] = ("EVC
         # No jpg folder: the pixels of <N>images.mat, in its order.
         names, images = load_stimulus_mat(mats[0])
     else:
-        raise ValueError(f"{path}: expected one '<N>images' folder, found "
-                         f"{[p.name for p in img_dirs]}")
+        raise ValueError(
+            f"{path}: expected one '<N>images' folder, found {[p.name for p in img_dirs]}"
+        )
     regions = tuple(regions)
     fmri_regions = tuple(r for r in regions if not r.startswith("MEG_"))
     meg_windows = tuple(r.removeprefix("MEG_") for r in regions if r.startswith("MEG_"))
@@ -222,14 +237,22 @@ def load_algonauts2019(path: str | os.PathLike, regions: tuple[str, ...] = ("EVC
     rdms = {region: rdms[region] for region in regions}
     n_subjects = next(iter(rdms.values())).shape[0]
     categories = categories_92() if len(names) == 92 else ["unknown"] * len(names)
-    ds = Dataset(name=name, images=images, image_names=names, categories=categories, rdms=rdms,
-                 subjects=[f"{k + 1:02d}" for k in range(n_subjects)],
-                 metadata={"loader": "algonauts2019", "path": str(path)})
+    ds = Dataset(
+        name=name,
+        images=images,
+        image_names=names,
+        categories=categories,
+        rdms=rdms,
+        subjects=[f"{k + 1:02d}" for k in range(n_subjects)],
+        metadata={"loader": "algonauts2019", "path": str(path)},
+    )
     return validate_dataset(ds)
 
 
 def _check_stimulus_mat(path: Path, names: list[str]) -> None:
     mat_names, _ = load_stimulus_mat(path)
     if mat_names != names:
-        raise ValueError(f"{path}: image names {mat_names[:3]}… do not match the jpg folder "
-                         f"{names[:3]}… (count {len(mat_names)} vs {len(names)})")
+        raise ValueError(
+            f"{path}: image names {mat_names[:3]}… do not match the jpg folder "
+            f"{names[:3]}… (count {len(mat_names)} vs {len(names)})"
+        )

@@ -430,7 +430,8 @@ def simulate_region_patterns(
     ----------
     region : {"EVC", "IT"}
         EVC: voxels tuned to the :func:`low_level_features` (Gabor energy and colour,
-        averaged over the image), each feature driving an equal share of the voxels. IT: ``weights["categorical"]`` × category-hierarchy prototypes (animacy,
+        averaged over the image), each feature driving an equal share of the voxels.
+        IT: ``weights["categorical"]`` × category-hierarchy prototypes (animacy,
         face/body, human/animal, category, item) + ``weights["deep"]`` × a random projection
         of :func:`deep_features`.
     images : ndarray, shape (n, H, W, 3)
