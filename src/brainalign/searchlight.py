@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 from numpy.typing import ArrayLike
 
 from .regression import DesignBases
@@ -310,15 +312,72 @@ def prepare_volume(
 # --------------------------------------------------------------------------------------------
 # numba kernels
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, fastmath=_FM, boundscheck=False)
-def _gemm_acc(G, T, A, B, K):  # pragma: no cover - compiled
-    """``G += A[:K]ᵀ B[:K]`` (BLAS ``?gemm`` through ``np.dot`` into the scratch ``T``)."""
-    np.dot(A[:K].T, B[:K], T)
-    for i in range(T.shape[0]):
-        g = G[i]
-        t = T[i]
-        for j in range(t.shape[0]):
-            g[j] += t[j]
+def _blas_address(name: str) -> int:
+    """Address of a BLAS routine of SciPy's ``cython_blas`` (the BLAS numba's ``np.dot`` uses)."""
+    import ctypes
+
+    from scipy.linalg import cython_blas
+
+    capsule = cython_blas.__pyx_capi__[name]
+    api = ctypes.pythonapi
+    api.PyCapsule_GetName.restype = ctypes.c_char_p
+    api.PyCapsule_GetName.argtypes = [ctypes.py_object]
+    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return int(api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule)))
+
+
+def _gemm_address(dtype: type) -> int:
+    return _blas_address("sgemm" if np.dtype(dtype) == np.float32 else "dgemm")
+
+
+@intrinsic
+def _call_ptr13(typingctx, fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12):
+    """Call the C function at address ``fn`` with 13 pointer arguments (given as integers).
+
+    The address is a run-time argument, so the compiled kernels stay cacheable.
+    """
+    args = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12)
+    if not all(isinstance(t, types.Integer) for t in (fn, *args)):
+        return None
+    sig = types.void(types.uintp, *([types.uintp] * 13))
+
+    def codegen(context, builder, signature, llargs):
+        ptr = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [ptr] * 13)
+        callee = builder.inttoptr(llargs[0], fnty.as_pointer())
+        builder.call(callee, [builder.inttoptr(a, ptr) for a in llargs[1:]])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, boundscheck=False)
+def _gemm_acc(gemm, G, A, B, K, ipar, fpar, chars):  # pragma: no cover - compiled
+    """``G += A[:K]ᵀ B[:K]`` in place (BLAS ``?gemm`` at address ``gemm``, beta = 1).
+
+    Row-major ``G``, ``A``, ``B`` are the column-major ``Gᵀ``, ``Aᵀ``, ``Bᵀ``, so the call is
+    ``Gᵀ += Bᵀ (Aᵀ)ᵀ`` with ``transa='N'``, ``transb='T'``.  ``ipar`` (int32[6]), ``fpar``
+    (dtype[2]) and ``chars`` (uint8[2] = b'NT') are scratch.
+    """
+    if K <= 0:
+        return
+    ipar[0] = G.shape[1]  # m
+    ipar[1] = G.shape[0]  # n
+    ipar[2] = K
+    ipar[3] = B.shape[1]  # lda (of Bᵀ)
+    ipar[4] = A.shape[1]  # ldb (of Aᵀ)
+    ipar[5] = G.shape[1]  # ldc
+    fpar[0] = 1.0
+    fpar[1] = 1.0
+    pc = chars.ctypes.data
+    pi = ipar.ctypes.data
+    pf = fpar.ctypes.data
+    i = ipar.itemsize
+    _call_ptr13(
+        gemm, pc, pc + 1, pi, pi + i, pi + 2 * i, pf, B.ctypes.data, pi + 3 * i,
+        A.ctypes.data, pi + 4 * i, pf + fpar.itemsize, G.ctypes.data, pi + 5 * i,
+    )  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FM, boundscheck=False)
@@ -413,12 +472,14 @@ def _sphere_lines_kernel(
     lbufs,
     lsts,
     pbufs,
+    gemm,
 ):  # pragma: no cover - compiled
     """RDMs of all centres on the given z-lines, by sliding the sphere along z.
 
     At the first centre of a line (and every ``refresh`` steps) the Gram matrix is built from all
     sphere voxels; in between it is updated with the voxels entering (top caps, +) and leaving
-    (bottom caps, -) the sphere, as one BLAS rank-k update.
+    (bottom caps, -) the sphere, as one BLAS rank-k update (``?gemm`` at address ``gemm``,
+    accumulating in place).
 
     With ``project`` the RDMs of a line go to a small per-line buffer (cache resident) and only
     their projections on the model bases ``Q`` (``n_pairs × n_q``) are stored in ``proj``; ``out``
@@ -434,9 +495,11 @@ def _sphere_lines_kernel(
     kmax = max(kmax, 2 * n_cols)
     for li in prange(n_lines):
         G = np.zeros((CP, CP), dtype=rows.dtype)
-        T = np.zeros((CP, CP), dtype=rows.dtype)
         A = np.zeros((kmax, CP), dtype=rows.dtype)
         B = np.zeros((kmax, CP), dtype=rows.dtype)
+        ipar = np.zeros(6, dtype=np.int32)
+        fpar = np.zeros(2, dtype=rows.dtype)
+        chars = np.array([78, 84], dtype=np.uint8)  # b"NT"
         s = np.zeros(n_cond, dtype=rows.dtype)
         dinv = np.zeros(n_cond, dtype=rows.dtype)
         if project:
@@ -481,8 +544,7 @@ def _sphere_lines_kernel(
                     if r >= 0:
                         _put(A, B, nk, rows, r, -1.0)
                         nk += 1
-            if nk > 0:
-                _gemm_acc(G, T, A, B, nk)
+            _gemm_acc(gemm, G, A, B, nk, ipar, fpar, chars)
             steps += 1
             if is_centre[x, y, zp]:
                 _emit(G, n_cond, min_vox, lbuf, lst, o, s, dinv)
@@ -498,7 +560,7 @@ def _sphere_lines_kernel(
 
 @njit(cache=True, parallel=True, fastmath=_FM, boundscheck=False)
 def _direct_kernel(
-    rows, indptr, indices, c0, c1, n_cond, min_vox, out, stats
+    rows, indptr, indices, c0, c1, n_cond, min_vox, out, stats, gemm
 ):  # pragma: no cover - compiled
     """RDMs of neighbourhoods c0..c1-1 given as explicit row lists."""
     CP = rows.shape[1]
@@ -508,17 +570,18 @@ def _direct_kernel(
     for ci in prange(c1 - c0):
         c = c0 + ci
         G = np.zeros((CP, CP), dtype=rows.dtype)
-        T = np.zeros((CP, CP), dtype=rows.dtype)
         A = np.zeros((kmax, CP), dtype=rows.dtype)
         B = np.zeros((kmax, CP), dtype=rows.dtype)
+        ipar = np.zeros(6, dtype=np.int32)
+        fpar = np.zeros(2, dtype=rows.dtype)
+        chars = np.array([78, 84], dtype=np.uint8)  # b"NT"
         s = np.zeros(n_cond, dtype=rows.dtype)
         dinv = np.zeros(n_cond, dtype=rows.dtype)
         nk = 0
         for q in range(indptr[c], indptr[c + 1]):
             _put(A, B, nk, rows, indices[q], 1.0)
             nk += 1
-        if nk > 0:
-            _gemm_acc(G, T, A, B, nk)
+        _gemm_acc(gemm, G, A, B, nk, ipar, fpar, chars)
         _emit(G, n_cond, min_vox, out, stats, ci, s, dinv)
 
 
@@ -694,6 +757,7 @@ def searchlight_rdm_chunks(
                     plan.col_dx, plan.col_dy, plan.col_h,
                     n_cond, float(min_voxels), int(max(1, refresh)), out, sums,
                     dummy, dummy, False, dummy[None], dummy.astype(np.float64)[None], dummy[None],
+                    _gemm_address(dtype),
                 )  # fmt: skip
                 yield slice(c0, c1), out, sums
                 li = lj
@@ -705,8 +769,9 @@ def searchlight_rdm_chunks(
                 c1 = min(nbh.n_centres, c0 + int(chunk_size))
                 out, sums = buffers(c1 - c0)
                 _direct_kernel(
-                    rows, nbh.indptr, nbh.indices, c0, c1, n_cond, float(min_voxels), out, sums
-                )
+                    rows, nbh.indptr, nbh.indices, c0, c1, n_cond, float(min_voxels), out, sums,
+                    _gemm_address(dtype),
+                )  # fmt: skip
                 yield slice(c0, c1), out, sums
 
 
@@ -755,7 +820,7 @@ def _sphere_projection_chunks(
                 (out_off[li:lj] - c0).astype(np.int64),
                 plan.col_dx, plan.col_dy, plan.col_h,
                 n_cond, float(min_voxels), int(max(1, refresh)), dummy, sums,
-                Qd, proj, True, lbufs, lsts, pbufs,
+                Qd, proj, True, lbufs, lsts, pbufs, _gemm_address(dtype),
             )  # fmt: skip
             yield slice(c0, c1), proj, sums
             li = lj
