@@ -63,7 +63,18 @@ if alive /run/slurm/slurmctld.pid && alive /run/slurm/slurmd.pid; then
 else
   install -d -o slurm -g slurm /var/spool/slurmctld /var/log/slurm /run/slurm
   install -d /var/spool/slurmd
+  # Our config replaces any existing one; slurm-down.sh puts the old one back (or removes ours:
+  # a slurm.conf naming a stopped controller makes every `scontrol` call, and so every Snakemake
+  # start with the SLURM plugin installed, wait ~9 s for a timeout).
+  for f in /etc/slurm/slurm.conf /etc/slurm/gres.conf; do
+    if ! grep -qs "^# brainalign slurm-ci" "$f"; then
+      mkdir -p "$(dirname "$STATE")"
+      if [ -e "$f" ]; then cp -p "$f" "$f.brainalign-saved"; echo "restore $f" >> "$STATE"
+      else echo "remove $f" >> "$STATE"; fi
+    fi
+  done
   cat > /etc/slurm/slurm.conf <<CONF
+# brainalign slurm-ci (.ci/slurm-up.sh)
 ClusterName=ci
 SlurmctldHost=${NODE}
 AuthType=auth/munge
@@ -92,7 +103,8 @@ NodeName=${NODE} CPUs=${CPUS} RealMemory=${MEM} Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   # one fake GPU: the device file only has to exist
-  echo "NodeName=${NODE} Name=gpu File=/dev/null" > /etc/slurm/gres.conf
+  printf '# brainalign slurm-ci (.ci/slurm-up.sh)\nNodeName=%s Name=gpu File=/dev/null\n' \
+    "$NODE" > /etc/slurm/gres.conf
   if ! alive /run/slurm/slurmctld.pid; then
     /usr/sbin/slurmctld
     for _ in $(seq 1 20); do alive /run/slurm/slurmctld.pid && break; sleep 0.5; done
