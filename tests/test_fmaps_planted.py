@@ -131,6 +131,25 @@ def _fixture_data(root, n=8, seed=0):
     return d, v
 
 
+def fmaps_workflow(wf, cfg):
+    """A Snakefile with only the functional-maps rules and ``cfg`` in ``wf``: (wf, command, env)."""
+    import os
+
+    import yaml
+
+    wf.mkdir(parents=True)
+    (wf / "Snakefile").write_text(
+        'configfile: "config.yaml"\n'
+        f'include: "{REPO}/workflow/rules/functional_maps.smk"\n\n\n'
+        "rule all:\n    input:\n        FMAPS_TARGETS,\n"
+    )
+    (wf / "config.yaml").write_text(yaml.safe_dump(cfg))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    snake = [str(REPO / ".venv" / "bin" / "snakemake"), "--cores", "2",
+             "--snakefile", str(wf / "Snakefile"), "--directory", str(wf)]  # fmt: skip
+    return wf, snake, env
+
+
 @pytest.mark.slow
 def test_snakemake_rules_tiny(tmp_path):
     import subprocess
@@ -139,13 +158,6 @@ def test_snakemake_rules_tiny(tmp_path):
     import yaml
 
     d, v = _fixture_data(tmp_path)
-    wf = tmp_path / "wf"
-    wf.mkdir()
-    (wf / "Snakefile").write_text(
-        'configfile: "config.yaml"\n'
-        f'include: "{REPO}/workflow/rules/functional_maps.smk"\n\n\n'
-        "rule all:\n    input:\n        FMAPS_TARGETS,\n"
-    )
     cfg = {"functional_maps": {
         "studies": {
             "tiny": {"source": "simulated", "simulation": {"n_subjects": 3, "n_conditions": 12}},
@@ -162,10 +174,7 @@ def test_snakemake_rules_tiny(tmp_path):
         "searchlight": {"radius": 1.5},
         "statistics": {"n_permutations": 30, "n_bootstrap": 10, "scheme": "labels"},
     }}  # fmt: skip
-    (wf / "config.yaml").write_text(yaml.safe_dump(cfg))
-    env = dict(__import__("os").environ, PYTHONPATH=str(REPO / "src"))
-    snake = [str(REPO / ".venv" / "bin" / "snakemake"), "--cores", "2",
-             "--snakefile", str(wf / "Snakefile"), "--directory", str(wf)]  # fmt: skip
+    wf, snake, env = fmaps_workflow(tmp_path / "wf", cfg)
     run = subprocess.run(snake, env=env, cwd=wf, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     res = wf / "results" / "functional_maps"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 
 import numpy as np
 import pytest
-import yaml
 from scipy.io import loadmat
 from scipy.spatial.distance import pdist, squareform
-from test_fmaps_planted import REPO, _fixture_data
+from test_fmaps_planted import _fixture_data, fmaps_workflow
 
 N = 8
 
@@ -39,13 +37,6 @@ def test_taskonomy_rdms_rule(tmp_path):
     sha = hashlib.sha256(tmp.read_bytes()).hexdigest()
     tmp.rename(weights / f"edge2d_encoder-{sha}.pth")
 
-    wf = tmp_path / "wf"
-    wf.mkdir()
-    (wf / "Snakefile").write_text(
-        'configfile: "config.yaml"\n'
-        f'include: "{REPO}/workflow/rules/functional_maps.smk"\n\n\n'
-        "rule all:\n    input:\n        FMAPS_TARGETS,\n"
-    )
     cfg = {"functional_maps": {
         "studies": {"tk": {
             "source": "volumes",
@@ -61,10 +52,7 @@ def test_taskonomy_rdms_rule(tmp_path):
         "searchlight": {"radius": 1.5},
         "statistics": {"n_permutations": 20, "n_bootstrap": 5},
     }}  # fmt: skip
-    (wf / "config.yaml").write_text(yaml.safe_dump(cfg))
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    snake = [str(REPO / ".venv" / "bin" / "snakemake"), "--cores", "2",
-             "--snakefile", str(wf / "Snakefile"), "--directory", str(wf)]  # fmt: skip
+    wf, snake, env = fmaps_workflow(tmp_path / "wf", cfg)
     run = subprocess.run(snake, env=env, cwd=wf, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
 
