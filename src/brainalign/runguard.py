@@ -91,6 +91,8 @@ def _other_snakemake_in(workdir: Path) -> int | None:
         except OSError:
             continue
         words = [a.decode(errors="replace") for a in args if a]
+        if not words and cwd == target:
+            return int(proc.name)  # a process in mid-exec shows no arguments yet: assume the worst
         if not any("snakemake" in w for w in words):
             continue
         if cwd == target or any(os.path.realpath(w) == target for w in words if "/" in w):
