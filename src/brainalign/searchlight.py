@@ -26,6 +26,7 @@ Speed
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -312,6 +313,7 @@ def prepare_volume(
 # --------------------------------------------------------------------------------------------
 # numba kernels
 # --------------------------------------------------------------------------------------------
+@functools.cache
 def _blas_address(name: str) -> int:
     """Address of a BLAS routine of SciPy's ``cython_blas`` (the BLAS numba's ``np.dot`` uses)."""
     import ctypes
