@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .io import atomic_path
 from .searchlight import Neighbourhoods, blocks_to_volume, centres_to_volume
 
 __all__ = [
@@ -181,16 +182,25 @@ def label_image(labels: ArrayLike, nbh: Neighbourhoods, ref_img, mask: ArrayLike
     return nib.Nifti1Image(vol.astype(np.int16), ref_img.affine)
 
 
+def _save_figure(fig, path: str | os.PathLike) -> Path:
+    """Save a matplotlib figure atomically (110 dpi) and close it."""
+    import matplotlib.pyplot as plt
+
+    p = Path(path)
+    with atomic_path(p) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return p
+
+
 def save_nifti(img, path: str | os.PathLike) -> Path:
-    """Write atomically (temporary file in the same folder, then ``os.replace``)."""
+    """Write atomically (:func:`brainalign.io.atomic_path`)."""
     import nibabel as nib
 
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".nii.gz" if p.name.endswith(".nii.gz") else p.suffix
-    tmp = p.with_name(f".{p.name}.tmp{suffix}")
-    nib.save(img, tmp)
-    os.replace(tmp, p)
+    with atomic_path(p, suffix=suffix) as tmp:
+        nib.save(img, tmp)
     return p
 
 
@@ -255,10 +265,8 @@ def interactive_label_map(
     else:  # pragma: no cover - nilearn always writes a body
         html = legend + html
     p = Path(out_html)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, p)
+    with atomic_path(p) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     return p
 
 
@@ -313,13 +321,8 @@ def static_label_png(
         Patch(color=c, label=n) for n, c in zip(names, colours, strict=True)
     ]
     fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=8)
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    out = _save_figure(fig, out_png)
     disp.close()
-    plt.close(fig)
-    os.replace(tmp, out)
     return out
 
 
@@ -357,13 +360,8 @@ def static_stat_png(
             clean, figure=fig, title=title, threshold=threshold if threshold is not None else 1e-6,
             cmap=cmap, colorbar=True, vmin=0.0, vmax=vmax, symmetric_cbar=False,
         )  # fmt: skip
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    out = _save_figure(fig, out_png)
     disp.close()
-    plt.close(fig)
-    os.replace(tmp, out)
     return out
 
 
@@ -440,13 +438,7 @@ def _roi_figure(
     fig.suptitle(suptitle, fontsize=11)
     fig.supylabel("unique variance (adj. R²)", fontsize=9)
     fig.tight_layout()
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return _save_figure(fig, out_path)
 
 
 def plot_roi_top3(

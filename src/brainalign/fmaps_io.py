@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_path
 from .regression import rdm_to_vector
 
 __all__ = [
@@ -134,15 +135,12 @@ def write_model_rdms(
     missing = [layer for layer in layers if layer not in rdms]
     if missing:
         raise ValueError(f"model {model!r}: layers {missing} not available; it has {list(rdms)}")
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for layer in layers:
         rdm = _check_square(np.asarray(rdms[layer], dtype=np.float64), f"{model} {layer}")
-        dst = out / f"{model}_{layer}.mat"
-        tmp = out / f".{model}_{layer}.tmp.mat"
-        savemat(tmp, {key: rdm})
-        os.replace(tmp, dst)
+        dst = Path(directory) / f"{model}_{layer}.mat"
+        with atomic_path(dst) as tmp:
+            savemat(tmp, {key: rdm})
         written.append(dst)
     return written
 
@@ -257,13 +255,10 @@ def load_volumes(paths: Sequence[str | os.PathLike], mask_path: str | os.PathLik
 
 
 def write_table(df, path: str | os.PathLike) -> Path:
-    """Write a DataFrame as CSV atomically (temporary file in the same folder, ``os.replace``)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, p)
-    return p
+    """Write a DataFrame as CSV atomically (:func:`brainalign.io.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return Path(path)
 
 
 def read_table(path: str | os.PathLike):

@@ -25,6 +25,8 @@ import socket
 import sys
 from pathlib import Path
 
+from .io import write_json
+
 __all__ = ["RECORDS", "clear_stale_lock", "record_run", "run_is_alive", "main"]
 
 RECORDS = Path(".snakemake") / "brainalign-runs"
@@ -60,10 +62,7 @@ def record_run(workdir: str | os.PathLike[str]) -> Path:
     """Record the current process as a holder of ``workdir``'s Snakemake run."""
     me = _this_process()
     path = Path(workdir) / RECORDS / f"{me['host']}-{me['pid']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(me))
-    os.replace(tmp, path)
+    write_json(me, path)
     return path
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.distance import pdist
 
+from .io import atomic_path
+
 __all__ = [
     "DEFAULT_MODELS",
     "DEFAULT_REGIONS",
@@ -235,12 +237,10 @@ def simulate_study(cfg: SimulationConfig | None = None) -> SimulatedStudy:
 
 
 def _write_tsv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write("\t".join(header) + "\n")
         for r in rows:
             fh.write("\t".join(str(x) for x in r) + "\n")
-    os.replace(tmp, path)
 
 
 def write_study(out_dir: str | os.PathLike, cfg: SimulationConfig | None = None) -> dict[str, Path]:
@@ -262,7 +262,8 @@ def write_study(out_dir: str | os.PathLike, cfg: SimulationConfig | None = None)
         Name -> path of every written file.
     """
     import nibabel as nib
-    from scipy.io import savemat
+
+    from .fmaps_io import write_model_rdms
 
     cfg = cfg or SimulationConfig()
     study = simulate_study(cfg)
@@ -273,11 +274,10 @@ def write_study(out_dir: str | os.PathLike, cfg: SimulationConfig | None = None)
 
     def save_nii(arr: np.ndarray, name: str) -> Path:
         p = out / name
-        tmp = out / (name + ".tmp.nii.gz")
         img = nib.Nifti1Image(arr, aff)
         img.header.set_xyzt_units("mm")
-        nib.save(img, tmp)
-        os.replace(tmp, p)
+        with atomic_path(p, suffix=".nii.gz") as tmp:
+            nib.save(img, tmp)
         return p
 
     mask = np.asarray(study.mask_img.get_fdata()) > 0
@@ -310,11 +310,9 @@ def write_study(out_dir: str | os.PathLike, cfg: SimulationConfig | None = None)
     from .regression import vector_to_rdm
 
     for m, R in study.model_rdms.items():
-        for li, layer in enumerate(LAYERS):
-            p = out / "RDM_models" / f"{m}_{layer}.mat"
-            tmp = out / "RDM_models" / f".{m}_{layer}.tmp.mat"
-            savemat(tmp, {"rdm": vector_to_rdm(R[li])})
-            os.replace(tmp, p)
+        rdms = {layer: vector_to_rdm(R[li]) for li, layer in enumerate(LAYERS)}
+        written = write_model_rdms(out / "RDM_models", m, rdms, LAYERS)
+        for layer, p in zip(LAYERS, written, strict=True):
             paths[f"rdm_{m}_{layer}"] = p
     _write_tsv(out / "model_groups.tsv", ["model", "group"], sorted(groups.items()))
     paths["model_groups"] = out / "model_groups.tsv"
@@ -322,8 +320,7 @@ def write_study(out_dir: str | os.PathLike, cfg: SimulationConfig | None = None)
     meta["regions"] = [asdict(r) for r in cfg.regions]
     meta["controls"] = [asdict(r) for r in cfg.controls]
     meta["files"] = {k: str(v.relative_to(out)) for k, v in paths.items()}
-    tmp = out / "study.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, out / "study.json")
+    with atomic_path(out / "study.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
     paths["study"] = out / "study.json"
     return paths

@@ -1,7 +1,5 @@
 """Main-study layer RDMs as functional-maps model RDMs (one ``{condition}_{layer}.mat`` each)."""
 
-from pathlib import Path
-
 from brainalign.fmaps_io import write_model_rdms
 from brainalign.io import read_npz
 from brainalign.rulekit import rule_context
@@ -12,4 +10,4 @@ with rule_context(snakemake) as log:
         d = read_npz(path)
         rdms = dict(zip((str(x) for x in d["layer_names"]), d["rdms"], strict=True))
         written = write_model_rdms(snakemake.output[0], condition, rdms, p.layers)
-        log.info("%s: %s", condition, ", ".join(Path(f).name for f in written))
+        log.info("%s: %s", condition, ", ".join(f.name for f in written))

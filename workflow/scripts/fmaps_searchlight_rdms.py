@@ -1,6 +1,5 @@
 """Subject-averaged searchlight RDMs and noise ceilings of one study."""
 
-import os
 from pathlib import Path
 
 import nibabel as nib
@@ -10,6 +9,7 @@ import pandas as pd
 from brainalign import fmaps_io, searchlight
 from brainalign.brainmaps import save_nifti, values_image
 from brainalign.fmaps_ceiling import noise_ceiling
+from brainalign.io import atomic_path
 from brainalign.rulekit import rule_context
 
 
@@ -20,9 +20,8 @@ def neighbourhoods(mask, p):
 
 
 def save_npy(arr, path):
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.save(tmp, arr)
 
 
 with rule_context(snakemake) as log:
