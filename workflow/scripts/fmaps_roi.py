@@ -13,10 +13,8 @@ with rule_context(snakemake) as log:
     st, mp = dict(p.statistics), dict(p.models)
     if p.source == "precomputed":
         names = [Path(f).stem for f in snakemake.input.rois]
-        order = list(p.rois) if p.rois else [
-            r for r in ("V1v", "V2v", "V3v", "hV4", "VO1", "VO2", "PHC1", "PHC2", "V1d", "V2d",
-                        "V3d", "LO1", "LO2", "V3b", "V3a") if r in names
-        ] or names  # fmt: skip
+        paper_order = [r for r in fmaps_io.PAPER_ROIS if r in names]
+        order = list(p.rois) if p.rois else paper_order or names
         roi_dir = Path(snakemake.input.rois[0]).parent
         roi_rdms = fmaps_io.load_roi_rdms(roi_dir, order)
     else:
