@@ -24,50 +24,40 @@ See the submodules for everything else.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from brainalign._lazy import lazy_api
 
 __version__ = "0.1.0"
 
 _API = {
-    "compute_rdm": "rdm",
-    "validate_rdm": "rdm",
-    "noise_ceiling": "noise_ceiling",
-    "compare_rdms": "compare",
-    "mantel_test": "mantel",
-    "mantel_many": "mantel",
-    "partial_mantel_test": "mantel",
-    "rm_anova": "stats",
-    "posthoc_tests": "stats",
-    "ols_fit": "regression",
-    "adjusted_r2": "regression",
-    "variance_partition": "regression",
-    "permutation_test": "inference",
-    "fdr_bh": "inference",
-    "roi_analysis": "inference",
-    "searchlight_r2": "searchlight",
-    "group_searchlight_rdms": "searchlight",
-    "build_network": "networks",
-    "extract_activations": "activations",
-    "preprocess": "activations",
-    "load_dataset": "datasets",
-    "fetch": "download",
-    "resolve_weights_path": "weights",
-    "derive_seed": "seeds",
-    "config_hash": "seeds",
-    "with_provenance": "provenance",
+    "compute_rdm": "rsa.rdm",
+    "validate_rdm": "rsa.rdm",
+    "noise_ceiling": "rsa.noise_ceiling",
+    "compare_rdms": "rsa.compare",
+    "mantel_test": "rsa.mantel",
+    "mantel_many": "rsa.mantel",
+    "partial_mantel_test": "rsa.mantel",
+    "rm_anova": "stats.anova",
+    "posthoc_tests": "stats.anova",
+    "ols_fit": "rsa.regression",
+    "adjusted_r2": "rsa.regression",
+    "variance_partition": "rsa.regression",
+    "permutation_test": "stats.inference",
+    "fdr_bh": "stats.inference",
+    "roi_analysis": "stats.inference",
+    "searchlight_r2": "searchlight.core",
+    "group_searchlight_rdms": "searchlight.core",
+    "build_network": "networks.architectures",
+    "extract_activations": "networks.activations",
+    "preprocess": "networks.activations",
+    "load_dataset": "data.loaders",
+    "fetch": "pipeline.download",
+    "resolve_weights_path": "networks.weights",
+    "derive_seed": "pipeline.seeds",
+    "config_hash": "pipeline.seeds",
+    "with_provenance": "pipeline.provenance",
 }
 
 __all__ = ["__version__", *_API]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_api(__name__, _API)

@@ -16,11 +16,11 @@ SRC = str(Path(workflow.basedir) / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
-from brainalign.rulekit import export_package_path
+from brainalign.pipeline.rulekit import export_package_path
 
 export_package_path(SRC)
 
-from brainalign.config import (
+from brainalign.pipeline.config import (
     ConfigError,
     check_config,
     config_hash,
@@ -101,7 +101,7 @@ def dataset_path(ds_cfg, out):
 
 
 def dataset_source_files(ds_cfg):
-    from brainalign.datasets import source_files
+    from brainalign.data.loaders import source_files
 
     return source_files(ds_cfg["kind"], ds_cfg["path"])
 

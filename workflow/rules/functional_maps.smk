@@ -15,7 +15,7 @@ _FM_SRC = str((_FmPath(workflow.current_basedir) / ".." / ".." / "src").resolve(
 if _FM_SRC not in _fm_sys.path:
     _fm_sys.path.insert(0, _FM_SRC)
 
-from brainalign import fmaps_io as _fmio
+from brainalign.studies.dwivedi2021 import io as _fmio
 
 FM_OUT = "results/functional_maps"
 try:

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from brainalign.activations import extract_activations, preprocess
-from brainalign.io import read_npz, write_npz
-from brainalign.networks import build_network
-from brainalign.rulekit import Progress, rule_context
+from brainalign.networks.activations import extract_activations, preprocess
+from brainalign.io.files import read_npz, write_npz
+from brainalign.networks.architectures import build_network
+from brainalign.pipeline.rulekit import Progress, rule_context
 
 with rule_context(snakemake) as log:
     import torch

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from brainalign.io import read_npz, write_npz
-from brainalign.rdm import compute_rdm
-from brainalign.rulekit import rule_context
+from brainalign.io.files import read_npz, write_npz
+from brainalign.rsa.rdm import compute_rdm
+from brainalign.pipeline.rulekit import rule_context
 
 with rule_context(snakemake) as log:
     acts = read_npz(snakemake.input[0])

@@ -4,9 +4,9 @@ import json
 
 import pandas as pd
 
-from brainalign.io import write_table
-from brainalign.provenance import provenance_fields, versions
-from brainalign.rulekit import rule_context
+from brainalign.io.files import write_table
+from brainalign.pipeline.provenance import provenance_fields, versions
+from brainalign.pipeline.rulekit import rule_context
 
 with rule_context(snakemake) as log:
     p = snakemake.params

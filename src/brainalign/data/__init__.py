@@ -1,0 +1,52 @@
+"""Data sets: one loader or simulator per data set, and the dataset container."""
+
+from brainalign._lazy import lazy_api
+
+_API = {
+    "read_mat": "algonauts",
+    "load_image_folder": "algonauts",
+    "load_fmri_rdms": "algonauts",
+    "load_meg_rdms": "algonauts",
+    "load_stimulus_mat": "algonauts",
+    "load_algonauts2019": "algonauts",
+    "MAT73_HEADER": "algonauts",
+    "MEG_WINDOWS": "algonauts",
+    "Dataset": "base",
+    "CATEGORY_BLOCKS_92": "base",
+    "categories_92": "base",
+    "validate_dataset": "base",
+    "STIMULI_FILE": "kriegeskorte",
+    "BRAIN_RDMS_FILE": "kriegeskorte",
+    "MODEL_RDMS_FILE": "kriegeskorte",
+    "load_kriegeskorte2008": "kriegeskorte",
+    "load_kriegeskorte_stimuli": "kriegeskorte",
+    "load_kriegeskorte_brain_rdms": "kriegeskorte",
+    "load_kriegeskorte_model_rdms": "kriegeskorte",
+    "kriegeskorte_sources": "kriegeskorte",
+    "LOADERS": "loaders",
+    "SOURCES": "loaders",
+    "load_dataset": "loaders",
+    "source_files": "loaders",
+    "category_counts": "synthetic",
+    "make_stimuli": "synthetic",
+    "low_level_features": "synthetic",
+    "simulate_region_patterns": "synthetic",
+    "simulate_subject_rdms": "synthetic",
+    "write_mat73": "synthetic",
+    "write_stimulus_mat": "synthetic",
+    "generate_synthetic_study": "synthetic",
+    "DEFAULT_NOISE": "synthetic",
+    "DEFAULT_MODELS": "volumes",
+    "DEFAULT_REGIONS": "volumes",
+    "LAYERS": "volumes",
+    "RegionSpec": "volumes",
+    "SimulationConfig": "volumes",
+    "load_mask": "volumes",
+    "region_labels": "volumes",
+    "simulate_model_features": "volumes",
+    "simulate_study": "volumes",
+    "write_study": "volumes",
+}
+
+__all__ = list(_API)
+__getattr__, __dir__ = lazy_api(__name__, _API)

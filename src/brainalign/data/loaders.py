@@ -1,0 +1,65 @@
+"""Dataset loaders: images in presentation order plus subject RDMs per region.
+
+Register a loader in :data:`LOADERS` to add a dataset kind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from brainalign.data.algonauts import load_algonauts2019
+from brainalign.data.base import CATEGORY_BLOCKS_92, Dataset, validate_dataset
+from brainalign.data.kriegeskorte import kriegeskorte_sources, load_kriegeskorte2008
+
+__all__ = [
+    "Dataset",
+    "CATEGORY_BLOCKS_92",
+    "LOADERS",
+    "SOURCES",
+    "load_dataset",
+    "source_files",
+    "validate_dataset",
+]
+
+#: Dataset kinds → loader ``(path, regions, name, **options) -> Dataset``.
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "algonauts2019": load_algonauts2019,
+    # The embedded default is written in the Algonauts format and read by the same loader.
+    "synthetic": load_algonauts2019,
+    # The rsatoolbox copy of Kriegeskorte et al. 2008: the 92 images + human IT RDMs.
+    "kriegeskorte2008": load_kriegeskorte2008,
+}
+
+
+def load_dataset(
+    kind: str, path: str | os.PathLike, regions: tuple[str, ...], name: str, **options
+) -> Dataset:
+    """Load a dataset with the loader registered for ``kind``."""
+    if kind not in LOADERS:
+        raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {sorted(LOADERS)}")
+    return LOADERS[kind](path, regions=tuple(regions), name=name, **options)
+
+
+def _algonauts_sources(path: str | os.PathLike) -> list[str]:
+    from pathlib import Path
+
+    p = Path(path)
+    files = [p / "target_fmri.mat"]
+    files += sorted(d for d in p.iterdir() if d.is_dir() and d.name.endswith("images"))
+    return [str(f) for f in files]
+
+
+#: Dataset kinds → function listing the files a loader reads (workflow inputs).
+SOURCES: dict[str, Callable[[str | os.PathLike], list[str]]] = {
+    "algonauts2019": _algonauts_sources,
+    "synthetic": _algonauts_sources,
+    "kriegeskorte2008": kriegeskorte_sources,
+}
+
+
+def source_files(kind: str, path: str | os.PathLike) -> list[str]:
+    """The files the loader of ``kind`` reads from ``path`` (for workflow dependency tracking)."""
+    if kind not in SOURCES:
+        raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {sorted(SOURCES)}")
+    return SOURCES[kind](path)

@@ -1,0 +1,311 @@
+"""Network architectures of the Truzzi & Cusack (2020) study and a registry to extend it.
+
+Three architectures, each *untrained* (seeded initialisation following the original's init
+rule) or *trained* (weights from a file):
+
+``alexnet``
+    torchvision's AlexNet (standard AlexNet, conv 64/192/384/256/256); PyTorch default init.
+``deepcluster``
+    DeepCluster AlexNet (Caron et al. 2018): fixed Sobel front end, conv 96/256/384/384/256 each
+    followed by BatchNorm, 10,000-way ``top_layer``; DeepCluster's init rule.
+``modified_alexnet``
+    The same Sobel + BatchNorm architecture with a 1,000-way ``top_layer`` (the Cusack lab's
+    supervised "modified AlexNet").
+
+Recorded layers are the outputs of the 7 ``nn.ReLU`` modules in ``features`` (5 conv) and
+``classifier`` (2 fc), named ``conv1 … conv5, fc6, fc7``.
+
+To add a network, register a :class:`NetworkSpec` in :data:`NETWORKS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = [
+    "LAYER_NAMES",
+    "NETWORKS",
+    "TRAININGS",
+    "NetworkSpec",
+    "DeepClusterAlexNet",
+    "build_network",
+    "relu_modules",
+    "parse_condition",
+]
+
+#: Names of the 7 recorded ReLU outputs, in network order.
+LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
+#: Training regimes a condition may have.
+TRAININGS = ("trained", "untrained")
+
+_DC_CFG = [
+    (96, 11, 4, 2),
+    "M",
+    (256, 5, 1, 2),
+    "M",
+    (384, 3, 1, 1),
+    (384, 3, 1, 1),
+    (256, 3, 1, 1),
+    "M",
+]
+
+
+class DeepClusterAlexNet(nn.Module):
+    """AlexNet as in DeepCluster (``facebookresearch/deepcluster:models/alexnet.py``).
+
+    Module names and indices match the original so its checkpoints load by key:
+    ``sobel.{0,1}``, ``features.{0..17}``, ``classifier.{1,4}``, ``top_layer``.
+
+    Parameters
+    ----------
+    num_classes : int
+        Size of ``top_layer`` (10,000 for DeepCluster, 1,000 for the modified AlexNet).
+    sobel : bool
+        Prepend the fixed greyscale + Sobel filters (input dimension 2 for ``features``).
+    bn : bool
+        BatchNorm after every convolution.
+    width : float
+        Multiplier on every conv and fc width (1.0 = the original). Small widths build
+        key-compatible miniature networks for tests.
+
+    Notes
+    -----
+    Input: (B, 3, 224, 224) normalised images; ``forward`` returns (B, num_classes).
+    """
+
+    def __init__(
+        self, num_classes: int = 10000, sobel: bool = True, bn: bool = True, width: float = 1.0
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = 2 if sobel else 3
+        for v in _DC_CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=3, stride=2))
+                continue
+            out, k, s, p = v
+            out = max(1, int(round(out * width)))
+            layers.append(nn.Conv2d(in_ch, out, kernel_size=k, stride=s, padding=p))
+            if bn:
+                layers.append(nn.BatchNorm2d(out))
+            layers.append(nn.ReLU(inplace=True))
+            in_ch = out
+        self.features = nn.Sequential(*layers)
+        self._flat = in_ch * 6 * 6
+        fc = max(1, int(round(4096 * width)))
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5),
+            nn.Linear(self._flat, fc),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(fc, fc),
+            nn.ReLU(inplace=True),
+        )
+        self.top_layer = nn.Linear(fc, num_classes)
+        self._initialize_weights()
+        if sobel:
+            grayscale = nn.Conv2d(3, 1, kernel_size=1, stride=1, padding=0)
+            sobel_filter = nn.Conv2d(1, 2, kernel_size=3, stride=1, padding=1)
+            with torch.no_grad():
+                grayscale.weight.fill_(1.0 / 3.0)
+                grayscale.bias.zero_()
+                sobel_filter.weight[0, 0].copy_(
+                    torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+                )
+                sobel_filter.weight[1, 0].copy_(
+                    torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
+                )
+                sobel_filter.bias.zero_()
+            self.sobel = nn.Sequential(grayscale, sobel_filter)
+            for p in self.sobel.parameters():
+                p.requires_grad = False
+        else:
+            self.sobel = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.sobel is not None:
+            x = self.sobel(x)
+        x = self.features(x)
+        x = x.reshape(x.size(0), self._flat)
+        x = self.classifier(x)
+        return self.top_layer(x)
+
+    def _initialize_weights(self) -> None:
+        # DeepCluster's rule: conv ~ N(0, sqrt(2 / (k*k*out))), BN (1, 0), linear ~ N(0, 0.01).
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / n))
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
+
+
+def _torchvision_alexnet(width: float = 1.0) -> nn.Module:
+    if width != 1.0:
+        raise ValueError("the torchvision AlexNet has no width option; use width=1.0")
+    from torchvision.models import alexnet
+
+    return alexnet(weights=None)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network the workflow can extract activations from.
+
+    Attributes
+    ----------
+    name : str
+        Config name (``networks`` / ``conditions`` entries use it).
+    description : str
+        One line for tables and reports.
+    build : callable
+        ``build(width) -> nn.Module`` creating a freshly initialised model; called under a
+        seeded torch RNG.
+    weights_file : str
+        File name the trained weights usually have.
+    weights_source : str
+        Where to obtain the trained weights (URL or instructions).
+    """
+
+    name: str
+    description: str
+    build: Callable[[float], nn.Module]
+    weights_file: str
+    weights_source: str
+
+
+#: Registered networks by config name.
+NETWORKS: dict[str, NetworkSpec] = {
+    "alexnet": NetworkSpec(
+        "alexnet",
+        "standard AlexNet (torchvision)",
+        _torchvision_alexnet,
+        "alexnet-owt-7be5be79.pth",
+        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    ),
+    "deepcluster": NetworkSpec(
+        "deepcluster",
+        "DeepCluster AlexNet (Sobel + BatchNorm, unsupervised, 10,000-way top)",
+        lambda width=1.0: DeepClusterAlexNet(10000, sobel=True, bn=True, width=width),
+        "checkpoint.pth.tar",
+        "https://dl.fbaipublicfiles.com/deepcluster/alexnet/checkpoint.pth.tar "
+        "(or the Cusack lab's deepcluster_checkpoint_dc.pth.tar from "
+        "s3://cusacklab/2020ICLR_BAICS_ATRC_opendata/)",
+    ),
+    "modified_alexnet": NetworkSpec(
+        "modified_alexnet",
+        "modified AlexNet (Sobel + BatchNorm, supervised, 1,000-way top)",
+        lambda width=1.0: DeepClusterAlexNet(1000, sobel=True, bn=True, width=width),
+        "modified_alexnet_checkpoint_27.pth.tar",
+        "s3://cusacklab/2020ICLR_BAICS_ATRC_opendata/modified_alexnet_checkpoint_27.pth.tar",
+    ),
+}
+
+
+def parse_condition(condition: str) -> tuple[str, str]:
+    """Split a condition id ``"<network>_<training>"`` into its parts.
+
+    Parameters
+    ----------
+    condition : str
+        e.g. ``"deepcluster_untrained"``.
+
+    Returns
+    -------
+    (network, training) : tuple of str
+
+    Raises
+    ------
+    ValueError
+        If the network is not registered or the training is not trained/untrained.
+    """
+    network, _, training = condition.rpartition("_")
+    if training not in TRAININGS or not network:
+        raise ValueError(
+            f"condition {condition!r} must be '<network>_trained' or '<network>_untrained'"
+        )
+    if network not in NETWORKS:
+        raise ValueError(
+            f"unknown network {network!r} in condition {condition!r}; "
+            f"known networks: {sorted(NETWORKS)}"
+        )
+    return network, training
+
+
+def build_network(
+    name: str,
+    training: str = "untrained",
+    *,
+    seed: int = 0,
+    weights: str | None = None,
+    width: float = 1.0,
+    allow_unsafe_pickle: bool = False,
+) -> nn.Module:
+    """Build a network in eval mode.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`NETWORKS`.
+    training : {"untrained", "trained"}
+        ``untrained``: initialised from ``seed`` (without touching torch's global RNG state).
+        ``trained``: the same architecture, then weights loaded from ``weights``.
+    seed : int
+        Seed for the initialisation.
+    weights : str, optional
+        Path of the weights file; required when ``training == "trained"``.
+    width : float
+        Width multiplier (DeepCluster-style networks only).
+    allow_unsafe_pickle : bool
+        Passed to :func:`brainalign.networks.weights.load_state_dict`.
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}; known networks: {sorted(NETWORKS)}")
+    if training not in TRAININGS:
+        raise ValueError(f"unknown training {training!r}; choose one of {list(TRAININGS)}")
+    spec = NETWORKS[name]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = spec.build(width)
+    if training == "trained":
+        from brainalign.networks.weights import load_weights_into
+
+        load_weights_into(model, name, weights, allow_unsafe_pickle=allow_unsafe_pickle)
+    return model.eval()
+
+
+def relu_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The ReLU modules of ``model.features`` and ``model.classifier``, in order.
+
+    Returns
+    -------
+    list of (layer_name, module)
+        Named with :data:`LAYER_NAMES` when there are exactly 7 (the AlexNet family), else
+        ``relu1, relu2, …``.
+    """
+    mods = [
+        m
+        for part in ("features", "classifier")
+        for m in getattr(model, part).children()
+        if isinstance(m, nn.ReLU)
+    ]
+    names = (
+        LAYER_NAMES
+        if len(mods) == len(LAYER_NAMES)
+        else tuple(f"relu{i + 1}" for i in range(len(mods)))
+    )
+    return list(zip(names, mods, strict=True))

@@ -1,0 +1,469 @@
+"""Numba kernels for exact permutation statistics on condensed RDMs.
+
+Everything here works on pre-computed integer tables (prepared in :mod:`brainalign.rsa.compare`),
+so that one permutation costs one gather plus either an inversion count (Kendall) or one dot
+product (Spearman, Pearson).
+
+Kendall's S under permutation
+-----------------------------
+Permuting the items of an RDM only reorders its condensed entries, so the tie structure of
+both vectors (and hence every tau denominator) is invariant; only the integer
+``S = concordant - discordant`` changes.  The *fixed* side is sorted once (pair indices
+``ii, jj`` in ascending order of its values, tie groups delimited by ``starts``).  The
+*permuted* side is stored as an ``(n * n,)`` table of 1-based tie-broken ranks ``t`` together
+with ``lo[t]``/``hi[t]``, the first and last rank of the tie group of ``t``.  For a permutation
+``q`` the permuted ranks in fixed-side order are ``tab[q[ii[k]] * n + q[jj[k]]]``; without ties
+``S = M (M - 1) / 2 - 2 * inversions``.
+
+Inversions are counted with a three-level structure over the ranks ``0..M`` (``M < 65535``):
+
+* ``bits``: a bitset, 64 ranks per word -> "inserted ranks greater than ``h`` in ``h``'s word"
+  is one shift and one POPCNT;
+* ``a1[w]`` (uint16): inserted ranks in words ``> w`` of the same 16-word group (1,024 ranks);
+* ``a2[g]`` (uint16): inserted ranks in groups ``> g``.
+
+A query is one popcount plus two loads; an insertion sets one bit and adds 1 to a prefix of one
+16-lane ``a1`` group and of ``a2``, each a single 16 x uint16 vector add emitted directly as LLVM
+IR (so it does not depend on the auto-vectoriser).  The gather index of each pair depends only on
+the permutation, so it is computed once per permutation and shared by all permuted RDMs.  The
+gather stays scalar on purpose: vector gathers are several times slower than scalar loads on
+current x86 microcode.
+
+Ties: light ties use the no-ties count plus an exact correction over the tie groups
+(``O(sum c^2)``); heavy ties use a grouped count with two queries per element; ``M >= 65535``
+uses a Fenwick tree.  All kernels are deterministic and every permutation's result is computed by
+one thread in a fixed order, so any number of threads gives bit-identical output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+__all__ = [
+    "MAX_PAIRS_FAST",
+    "MODE_FAST",
+    "MODE_CORRECTED",
+    "MODE_GROUPED",
+    "MODE_FENWICK",
+    "check_permutations",
+    "kendall_s_many",
+    "dot_many",
+    "partial_dots",
+]
+
+#: Largest number of pairs M handled by the bitset structure (ranks 0..M fit 16 x 16 words).
+MAX_PAIRS_FAST = 16383
+
+MODE_FAST = 0  # no ties on either side
+MODE_CORRECTED = 1  # light ties: no-ties count + exact tie correction
+MODE_GROUPED = 2  # heavy ties: grouped count, two queries per element
+MODE_FENWICK = 3  # M > MAX_PAIRS_FAST: Fenwick tree, any ties
+
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_U4 = np.uint64(4)
+_U6 = np.uint64(6)
+_U10 = np.uint64(10)
+_U15 = np.uint64(15)
+_U63 = np.uint64(63)
+_LANES = 16
+_BLOCK = 32  # permutations per parallel work item
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """LLVM ``ctpop`` on a uint64 (one POPCNT instruction)."""
+    if x != types.uint64:
+        return None
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.ctpop.i64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefix_inc(typingctx, arr, offset, limit):
+    """``arr[offset + u] += 1`` for the lanes ``u < limit`` of ``u in range(16)``.
+
+    ``arr`` is a 1-D uint16 array with at least ``offset + 16`` elements.  Emitted as one
+    unaligned ``<16 x i16>`` load, compare, masked add and store (256-bit: no AVX-512
+    frequency penalty; plain SSE/NEON code elsewhere).
+    """
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint16 and arr.ndim == 1):
+        return None
+    sig = types.void(arr, types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i16 = ir.IntType(16)
+        i32 = ir.IntType(32)
+        vty = ir.VectorType(i16, _LANES)
+        ptr = builder.gep(ary.data, [args[1]])
+        vptr = builder.bitcast(ptr, vty.as_pointer())
+        vec = builder.load(vptr, align=2)
+        lim = builder.trunc(args[2], i16)
+        undef = ir.Constant(vty, ir.Undefined)
+        one = builder.insert_element(undef, lim, ir.Constant(i32, 0))
+        splat = builder.shuffle_vector(
+            one, undef, ir.Constant(ir.VectorType(i32, _LANES), [0] * _LANES)
+        )
+        iota = ir.Constant(vty, list(range(_LANES)))
+        mask = builder.icmp_unsigned("<", iota, splat)
+        inc = builder.add(vec, ir.Constant(vty, [1] * _LANES))
+        builder.store(builder.select(mask, inc, vec), vptr, align=2)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# --------------------------------------------------------------------------------------
+# Three-level rank counter
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count_greater(bits, a1, a2, h):
+    """Number of inserted ranks strictly greater than ``h`` (uint64, ``0 <= h <= M``)."""
+    w = h >> _U6
+    return _popcount(bits[w] >> (h & _U63) >> _U1) + np.uint64(a1[w]) + np.uint64(a2[h >> _U10])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _insert(bits, a1, a2, t):
+    w = t >> _U6
+    bits[w] |= _U1 << (t & _U63)
+    grp = t >> _U10
+    _prefix_inc(a1, grp << _U4, w & _U15)
+    _prefix_inc(a2, _U0, grp)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step(bits, a1, a2, t):
+    g = _count_greater(bits, a1, a2, t)
+    _insert(bits, a1, a2, t)
+    return g
+
+
+@njit(cache=True, nogil=True)
+def _inv_fast(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, record, seq, pos):
+    """Inversions of the gathered rank sequence (ranks treated as distinct).
+
+    ``idx_mode``: 0 gathers through ``qr, qc, ii, jj``; 1 does the same and stores the gather
+    indices in ``idx``; 2 reuses ``idx`` (from an earlier call with the same permutation).
+    With ``record`` (needs ``idx_mode >= 1``) the sequence (``seq[k] = t``) and its inverse
+    (``pos[t] = k``) are stored for the tie correction.
+    """
+    m = ii.shape[0]
+    greater = _U0
+    if idx_mode == 0:
+        for k in range(m):
+            greater += _step(bits, a1, a2, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
+    elif idx_mode == 1:
+        for k in range(m):
+            j = qr[ii[k]] + qc[jj[k]]
+            idx[k] = j
+            greater += _step(bits, a1, a2, np.uint64(tab[j]))
+    else:
+        for k in range(m):
+            greater += _step(bits, a1, a2, np.uint64(tab[idx[k]]))
+    if record:
+        for k in range(m):
+            t = np.uint64(tab[idx[k]])
+            seq[k] = t
+            pos[t] = k
+    return np.int64(greater)
+
+
+@njit(cache=True, nogil=True)
+def _tie_correction(seq, pos, lo, fstart, fend, vlo, vhi):
+    """Contribution to S of pairs that the no-ties count scores but Kendall's S does not.
+
+    Pairs inside a fixed-side tie group (``[fstart[g], fend[g])`` positions) that are not tied
+    on the permuted side, plus pairs tied on the permuted side (ranks ``vlo[g]..vhi[g]``).
+    """
+    c = np.int64(0)
+    for g in range(fstart.shape[0]):
+        end = fend[g]
+        for k in range(fstart[g], end):
+            tk = seq[k]
+            lk = lo[tk]
+            for j in range(k + 1, end):
+                tl = seq[j]
+                if lo[tl] != lk:
+                    c += 1 if tl > tk else -1
+    for g in range(vlo.shape[0]):
+        top = np.int64(vhi[g]) + 1
+        for t in range(np.int64(vlo[g]), top):
+            pt = pos[t]
+            for u in range(t + 1, top):
+                c += 1 if pt < pos[u] else -1
+    return c
+
+
+@njit(cache=True, nogil=True)
+def _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2):
+    """Kendall S with ties on either or both sides (deferred insertion per fixed group)."""
+    s = np.int64(0)
+    inserted = np.int64(0)
+    for g in range(starts.shape[0] - 1):
+        a = starts[g]
+        b = starts[g + 1]
+        for k in range(a, b):
+            t = np.uint64(tab[qr[ii[k]] + qc[jj[k]]])
+            greater = np.int64(_count_greater(bits, a1, a2, np.uint64(hi[t])))
+            # ranks < lo = inserted - ranks > lo - 1 (rank 0 is never used)
+            less = inserted - np.int64(_count_greater(bits, a1, a2, np.uint64(lo[t]) - _U1))
+            s += less - greater
+        for k in range(a, b):
+            _insert(bits, a1, a2, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
+        inserted += b - a
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _s_fenwick(tab, qr, qc, ii, jj, starts, lo, hi, tree):
+    """Kendall S for any M and any ties with a Fenwick tree over ranks (fallback)."""
+    size = tree.shape[0]  # M + 1; ranks 1..M
+    s = np.int64(0)
+    inserted = np.int64(0)
+    for g in range(starts.shape[0] - 1):
+        a = starts[g]
+        b = starts[g + 1]
+        for k in range(a, b):
+            t = np.int64(tab[qr[ii[k]] + qc[jj[k]]])
+            # prefix(r) = number of inserted ranks <= r
+            r = np.int64(hi[t])
+            le_hi = np.int64(0)
+            while r > 0:
+                le_hi += tree[r]
+                r -= r & -r
+            r = np.int64(lo[t]) - 1
+            lt_lo = np.int64(0)
+            while r > 0:
+                lt_lo += tree[r]
+                r -= r & -r
+            s += lt_lo - (inserted - le_hi)
+        for k in range(a, b):
+            r = np.int64(tab[qr[ii[k]] + qc[jj[k]]])
+            while r < size:
+                tree[r] += 1
+                r += r & -r
+        inserted += b - a
+    return s
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def kendall_s_many(
+    perms, ii, jj, starts, fstart, fend, tabs, los, his, vlo, vhi, vptr, modes, invert
+):
+    """Kendall S of one fixed RDM against ``S`` permuted RDMs, for every permutation.
+
+    Parameters
+    ----------
+    perms : (P, n) int64
+        Permutations.  With ``invert`` the tables are gathered through ``p^-1`` (Mantel
+        permutes the fixed side by ``p``: the same as permuting the other side by ``p^-1``).
+    ii, jj : (M,) uint16
+        Row/column of the fixed side's condensed pairs in ascending order of its values.
+    starts : (G + 1,) int64
+        Fixed-side tie-group boundaries in that order.
+    fstart, fend : (F,) int64
+        Boundaries of the fixed-side tie groups of size > 1.
+    tabs : (S, n * n) uint16 or uint32
+        1-based tie-broken ranks of each permuted RDM, as flattened square tables.
+    los, his : (S, M + 1) uint32
+        First / last rank of the tie group of each rank (index 0 unused).
+    vlo, vhi : (V,) int64
+        First / last rank of the permuted-side tie groups of size > 1, all RDMs concatenated;
+        RDM ``s`` owns ``vptr[s]:vptr[s + 1]``.
+    modes : (S,) int64
+        ``MODE_*`` per permuted RDM.
+    invert : bool
+
+    Returns
+    -------
+    (S, P) int64
+        ``S = concordant - discordant`` for each RDM and permutation.
+    """
+    npm, n = perms.shape
+    nsub = tabs.shape[0]
+    m = ii.shape[0]
+    tot = np.int64(m) * (m - 1) // 2
+    nw = (m >> 6) + 1
+    ng = (nw + _LANES - 1) // _LANES
+    out = np.empty((nsub, npm), dtype=np.int64)
+    nblocks = (npm + _BLOCK - 1) // _BLOCK
+    for blk in prange(nblocks):
+        bits = np.zeros(nw, dtype=np.uint64)
+        a1 = np.zeros(ng * _LANES, dtype=np.uint16)
+        a2 = np.zeros(_LANES, dtype=np.uint16)
+        qr = np.empty(n, dtype=np.uint32)
+        qc = np.empty(n, dtype=np.uint32)
+        idx = np.empty(m, dtype=np.uint32)
+        seq = np.empty(m, dtype=np.uint64)
+        pos = np.empty(m + 1, dtype=np.int64)
+        tree = np.empty(m + 1, dtype=np.int32)
+        for p in range(blk * _BLOCK, min(npm, (blk + 1) * _BLOCK)):
+            for a in range(n):
+                v = perms[p, a]
+                if invert:
+                    qc[v] = a
+                    qr[v] = a * n
+                else:
+                    qc[a] = v
+                    qr[a] = v * n
+            have_idx = False
+            for s in range(nsub):
+                mode = modes[s]
+                if mode == MODE_FENWICK:
+                    tree[:] = 0
+                    out[s, p] = _s_fenwick(tabs[s], qr, qc, ii, jj, starts, los[s], his[s], tree)
+                    continue
+                bits[:] = 0
+                a1[:] = 0
+                a2[:] = 0
+                if mode == MODE_GROUPED:
+                    out[s, p] = _s_grouped(
+                        tabs[s], qr, qc, ii, jj, starts, los[s], his[s], bits, a1, a2
+                    )
+                else:
+                    record = mode == MODE_CORRECTED
+                    if have_idx:
+                        idx_mode = 2
+                    elif record or nsub > 1:
+                        idx_mode = 1
+                    else:
+                        idx_mode = 0
+                    inv = _inv_fast(
+                        tabs[s], idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, record, seq, pos
+                    )
+                    have_idx = idx_mode > 0
+                    sv = tot - 2 * inv
+                    if record:
+                        sv -= _tie_correction(
+                            seq,
+                            pos,
+                            los[s],
+                            fstart,
+                            fend,
+                            vlo[vptr[s] : vptr[s + 1]],
+                            vhi[vptr[s] : vptr[s + 1]],
+                        )
+                    out[s, p] = sv
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Dot products (Spearman / Pearson)
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dot_many(perms, ii, jj, fixed, tabs, invert):
+    """Dot products of a fixed condensed vector with permuted tables.
+
+    Parameters
+    ----------
+    perms : (P, n) int64
+    ii, jj : (M,) uint16
+        Condensed (row-major upper-triangle) pair indices.
+    fixed : (M,) float64
+        Centred values of the fixed side in condensed order.
+    tabs : (S, n * n) float64
+        Centred values of each permuted RDM as flattened square tables.
+    invert : bool
+        Gather through ``p^-1`` instead of ``p``.
+
+    Returns
+    -------
+    (S, P) float64
+        ``sum_k fixed[k] * tab[q[ii[k]], q[jj[k]]]``, summed sequentially in k order (exact when
+        all values are integers, as for doubled centred Spearman ranks).
+    """
+    npm, n = perms.shape
+    nsub = tabs.shape[0]
+    m = ii.shape[0]
+    out = np.empty((nsub, npm), dtype=np.float64)
+    nblocks = (npm + _BLOCK - 1) // _BLOCK
+    for blk in prange(nblocks):
+        qr = np.empty(n, dtype=np.uint32)
+        qc = np.empty(n, dtype=np.uint32)
+        for p in range(blk * _BLOCK, min(npm, (blk + 1) * _BLOCK)):
+            for a in range(n):
+                v = perms[p, a]
+                if invert:
+                    qc[v] = a
+                    qr[v] = a * n
+                else:
+                    qc[a] = v
+                    qr[a] = v * n
+            for s in range(nsub):
+                tab = tabs[s]
+                acc = 0.0
+                for k in range(m):
+                    acc += fixed[k] * tab[qr[ii[k]] + qc[jj[k]]]
+                out[s, p] = acc
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def partial_dots(perms, ii, jj, tab, fy, fz):
+    """Dot products of a permuted table with two fixed vectors (partial Mantel).
+
+    Parameters
+    ----------
+    perms : (P, n) int64
+        Permutations ``p``; the table is gathered as ``tab[p[ii[k]], p[jj[k]]]``.
+    ii, jj : (M,) uint16
+    tab : (n * n,) float64
+        Centred values of the permuted RDM (x) as a flattened square table.
+    fy, fz : (M,) float64
+        Centred values of the fixed RDMs (y, z) in condensed order.
+
+    Returns
+    -------
+    dxy, dxz : (P,) float64
+    """
+    npm, n = perms.shape
+    m = ii.shape[0]
+    dxy = np.empty(npm, dtype=np.float64)
+    dxz = np.empty(npm, dtype=np.float64)
+    nblocks = (npm + _BLOCK - 1) // _BLOCK
+    for blk in prange(nblocks):
+        qr = np.empty(n, dtype=np.uint32)
+        qc = np.empty(n, dtype=np.uint32)
+        for p in range(blk * _BLOCK, min(npm, (blk + 1) * _BLOCK)):
+            for a in range(n):
+                qc[a] = perms[p, a]
+                qr[a] = perms[p, a] * n
+            ay = 0.0
+            az = 0.0
+            for k in range(m):
+                v = tab[qr[ii[k]] + qc[jj[k]]]
+                ay += v * fy[k]
+                az += v * fz[k]
+            dxy[p] = ay
+            dxz[p] = az
+    return dxy, dxz
+
+
+@njit(cache=True, nogil=True)
+def check_permutations(perms):
+    """Index of the first row of ``perms`` that is not a permutation of ``0..n-1``, or -1."""
+    npm, n = perms.shape
+    seen = np.zeros(n, dtype=np.int64)
+    for p in range(npm):
+        for a in range(n):
+            v = perms[p, a]
+            if v < 0 or v >= n or seen[v] == p + 1:
+                return p
+            seen[v] = p + 1
+    return -1

@@ -1,0 +1,417 @@
+"""RDM comparison statistics on condensed vectors.
+
+An RDM is a square ``(N, N)`` float array, symmetric with a zero diagonal; its condensed form
+is the strict upper triangle in row-major order (``np.triu_indices(N, 1)``, the order of
+:func:`scipy.spatial.distance.squareform`), a vector of ``M = N (N - 1) / 2`` pairs.
+
+Methods (the names used everywhere in the project):
+
+``"tau_b"``
+    Kendall's tau-b (ties corrected in the denominator), identical to
+    :func:`scipy.stats.kendalltau` -- the statistic of the original study.
+``"tau_a"``
+    Kendall's tau-a, ``S / (M (M - 1) / 2)``, identical to rsatoolbox's ``tau-a``.
+``"spearman"``
+    Spearman's rho (Pearson correlation of average ranks).
+``"pearson"``
+    Pearson's r.
+
+Kendall's ``S = concordant - discordant`` is computed exactly in integers with the same
+kernel that the Mantel test uses (see :mod:`brainalign.rsa._kernels`), so observed and permuted
+statistics are computed identically.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from brainalign.rsa import _kernels
+
+__all__ = ["METHODS", "compare_rdms", "condensed", "check_method", "as_condensed", "as_square"]
+
+METHODS: tuple[str, ...] = ("tau_b", "tau_a", "spearman", "pearson")
+
+#: Relative tolerance (to the largest absolute entry) for symmetry and a zero diagonal.
+SYMMETRY_RTOL = 1e-10
+
+
+def check_method(method: str, allowed: tuple[str, ...] = METHODS) -> str:
+    """Return ``method`` if it is one of ``allowed``, else raise ``ValueError`` naming it."""
+    if not isinstance(method, str) or method not in allowed:
+        raise ValueError(
+            f"unknown method {method!r}; expected one of {', '.join(repr(m) for m in allowed)}"
+        )
+    return method
+
+
+def _check_square(rdm: NDArray[np.float64], name: str) -> None:
+    n = rdm.shape[0]
+    if rdm.ndim != 2 or rdm.shape[1] != n:
+        raise ValueError(f"{name} must be a square (N, N) RDM, got shape {rdm.shape}")
+    if n < 3:
+        raise ValueError(f"{name} must have at least 3 items, got shape {rdm.shape}")
+    if not np.isfinite(rdm).all():
+        bad = np.argwhere(~np.isfinite(rdm))[0]
+        raise ValueError(
+            f"{name} contains non-finite values (first at {tuple(int(i) for i in bad)}: "
+            f"{rdm[tuple(bad)]!r})"
+        )
+    tol = SYMMETRY_RTOL * max(float(np.abs(rdm).max()), 1.0)
+    asym = np.abs(rdm - rdm.T)
+    if asym.max() > tol:
+        i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
+        raise ValueError(
+            f"{name} is not symmetric: {name}[{i}, {j}] = {rdm[i, j]!r} but "
+            f"{name}[{j}, {i}] = {rdm[j, i]!r}"
+        )
+    diag = np.abs(np.diagonal(rdm))
+    if diag.max() > tol:
+        i = int(np.argmax(diag))
+        raise ValueError(f"{name} must have a zero diagonal: {name}[{i}, {i}] = {rdm[i, i]!r}")
+
+
+def _as_float_array(a: ArrayLike, name: str) -> NDArray[np.float64]:
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array, got {type(a).__name__}") from exc
+    return arr
+
+
+def n_items_from_pairs(m: int, name: str = "vector") -> int:
+    """Number of items ``N`` for a condensed vector of ``m`` pairs (``ValueError`` if none)."""
+    n = int(round((1 + math.sqrt(1 + 8 * m)) / 2))
+    if n * (n - 1) // 2 != m:
+        raise ValueError(
+            f"{name} has length {m}, which is not N(N-1)/2 for any N (not a condensed RDM)"
+        )
+    return n
+
+
+def condensed(rdm: ArrayLike) -> NDArray[np.float64]:
+    """Condensed form of a square RDM.
+
+    Parameters
+    ----------
+    rdm : (N, N) array_like
+        Symmetric, finite, zero-diagonal dissimilarity matrix.
+
+    Returns
+    -------
+    (N (N - 1) / 2,) float64
+        Strict upper triangle in row-major order (same as ``squareform``).
+
+    Raises
+    ------
+    ValueError
+        If ``rdm`` is not square, has fewer than 3 items, is not finite, not symmetric or has a
+        non-zero diagonal.
+    """
+    arr = _as_float_array(rdm, "rdm")
+    if arr.ndim != 2:
+        raise ValueError(f"rdm must be a square (N, N) RDM, got shape {arr.shape}")
+    _check_square(arr, "rdm")
+    iu = np.triu_indices(arr.shape[0], 1)
+    return np.ascontiguousarray(arr[iu])
+
+
+def as_condensed(a: ArrayLike, name: str = "rdm") -> NDArray[np.float64]:
+    """Validate a square RDM or a condensed vector and return the condensed vector.
+
+    Parameters
+    ----------
+    a : (N, N) or (M,) array_like
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    (M,) float64
+    """
+    arr = _as_float_array(a, name)
+    if arr.ndim == 2:
+        _check_square(arr, name)
+        return np.ascontiguousarray(arr[np.triu_indices(arr.shape[0], 1)])
+    if arr.ndim == 1:
+        n_items_from_pairs(arr.size, name)
+        if arr.size < 3:
+            raise ValueError(f"{name} must have at least 3 items (3 pairs), got {arr.size} pairs")
+        if not np.isfinite(arr).all():
+            k = int(np.argmax(~np.isfinite(arr)))
+            raise ValueError(f"{name} contains non-finite values (first at [{k}]: {arr[k]!r})")
+        return np.ascontiguousarray(arr)
+    raise ValueError(f"{name} must be a square (N, N) RDM or a condensed vector, got {arr.shape}")
+
+
+def as_square(a: ArrayLike, name: str = "rdm") -> NDArray[np.float64]:
+    """Validate a square RDM or condensed vector and return the symmetric ``(N, N)`` matrix."""
+    v = as_condensed(a, name)
+    n = n_items_from_pairs(v.size, name)
+    out = np.zeros((n, n))
+    iu = np.triu_indices(n, 1)
+    out[iu] = v
+    out.T[iu] = v
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Preparation of the integer tables used by the kernels
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KendallFixed:
+    """Fixed (sorted) side of a Kendall computation.
+
+    Attributes
+    ----------
+    ii, jj : (M,) uint16
+        Pair row/column in ascending order of the values (stable).
+    starts : (G + 1,) int64
+        Tie-group boundaries in that order.
+    fstart, fend : (F,) int64
+        Boundaries of the tie groups of size > 1.
+    ties : int
+        Number of tied pairs of pairs, ``sum c (c - 1) / 2`` over tie groups.
+    """
+
+    ii: NDArray[np.uint16]
+    jj: NDArray[np.uint16]
+    starts: NDArray[np.int64]
+    fstart: NDArray[np.int64]
+    fend: NDArray[np.int64]
+    ties: int
+
+
+@dataclass(frozen=True)
+class KendallPermuted:
+    """Permuted side of a Kendall computation: 1-based tie-broken rank table.
+
+    Attributes
+    ----------
+    table : (N * N,) uint16 or uint32
+        Flattened symmetric table of tie-broken ranks ``1..M`` (diagonal 0).
+    lo, hi : (M + 1,) uint32
+        First / last tie-broken rank of the tie group of each rank (index 0 unused).
+    vlo, vhi : (V,) int64
+        First / last rank of the tie groups of size > 1.
+    ties : int
+        Number of tied pairs of pairs.
+    """
+
+    table: NDArray[np.unsignedinteger]
+    lo: NDArray[np.uint32]
+    hi: NDArray[np.uint32]
+    vlo: NDArray[np.int64]
+    vhi: NDArray[np.int64]
+    ties: int
+
+
+def _groups(sorted_values: NDArray[np.float64]) -> tuple[NDArray[np.int64], int]:
+    m = sorted_values.size
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=new[1:])
+    starts = np.append(np.flatnonzero(new), m).astype(np.int64)
+    sizes = np.diff(starts)
+    return starts, int((sizes * (sizes - 1) // 2).sum())
+
+
+def _pair_indices(n: int) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
+    if n > np.iinfo(np.uint16).max:
+        raise ValueError(f"RDMs with more than 65535 items are not supported, got N = {n}")
+    iu, ju = np.triu_indices(n, 1)
+    return iu.astype(np.uint16), ju.astype(np.uint16)
+
+
+def kendall_fixed(v: NDArray[np.float64], n: int) -> KendallFixed:
+    """Prepare condensed vector ``v`` (of an ``n``-item RDM) as the fixed side."""
+    order = np.argsort(v, kind="stable")
+    iu, ju = _pair_indices(n)
+    starts, ties = _groups(v[order])
+    big = np.flatnonzero(np.diff(starts) > 1)
+    return KendallFixed(
+        np.ascontiguousarray(iu[order]),
+        np.ascontiguousarray(ju[order]),
+        starts,
+        starts[big],
+        starts[big + 1],
+        ties,
+    )
+
+
+def kendall_permuted(v: NDArray[np.float64], n: int) -> KendallPermuted:
+    """Prepare condensed vector ``v`` (of an ``n``-item RDM) as the permuted side."""
+    m = v.size
+    order = np.argsort(v, kind="stable")
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(1, m + 1)
+    starts, ties = _groups(v[order])
+    sizes = np.diff(starts)
+    lo = np.zeros(m + 1, dtype=np.uint32)
+    hi = np.zeros(m + 1, dtype=np.uint32)
+    lo[1:] = np.repeat(starts[:-1] + 1, sizes)
+    hi[1:] = np.repeat(starts[1:], sizes)
+    big = np.flatnonzero(sizes > 1)
+    dtype = np.uint16 if m < np.iinfo(np.uint16).max else np.uint32
+    table = np.zeros((n, n), dtype=dtype)
+    iu = np.triu_indices(n, 1)
+    table[iu] = rank
+    table.T[iu] = rank
+    return KendallPermuted(table.ravel(), lo, hi, starts[big] + 1, starts[big + 1], ties)
+
+
+def kendall_mode(m: int, fixed: KendallFixed, perm: KendallPermuted) -> int:
+    """Kernel mode for a fixed/permuted pair (see :mod:`brainalign.rsa._kernels`)."""
+    if m > _kernels.MAX_PAIRS_FAST:
+        return _kernels.MODE_FENWICK
+    if fixed.ties == 0 and perm.ties == 0:
+        return _kernels.MODE_FAST
+    # the exact tie correction costs O(sum c^2); beyond ~M it is cheaper to count grouped
+    if fixed.ties + perm.ties <= m:
+        return _kernels.MODE_CORRECTED
+    return _kernels.MODE_GROUPED
+
+
+def kendall_s(
+    fixed: KendallFixed,
+    perms: list[KendallPermuted],
+    permutations: NDArray[np.int64],
+    invert: bool,
+    force_mode: int | None = None,
+) -> NDArray[np.int64]:
+    """Kendall S of the fixed side against each permuted side under each permutation.
+
+    Parameters
+    ----------
+    fixed, perms
+        Prepared sides (:func:`kendall_fixed`, :func:`kendall_permuted`).
+    permutations : (P, N) int64
+    invert : bool
+        Gather the permuted sides through the inverse permutations.
+    force_mode : int, optional
+        Kernel mode to use instead of :func:`kendall_mode`'s choice (for testing; every mode
+        is exact, ``MODE_FAST`` only without ties and the bitset modes only for
+        ``M <= MAX_PAIRS_FAST``).
+
+    Returns
+    -------
+    (len(perms), P) int64
+    """
+    m = fixed.ii.size
+    vlo = np.concatenate([p.vlo for p in perms])
+    vhi = np.concatenate([p.vhi for p in perms])
+    vptr = np.concatenate([[0], np.cumsum([p.vlo.size for p in perms])]).astype(np.int64)
+    modes = np.array(
+        [kendall_mode(m, fixed, p) if force_mode is None else force_mode for p in perms],
+        dtype=np.int64,
+    )
+    dtype = np.result_type(*[p.table.dtype for p in perms])
+    return _kernels.kendall_s_many(
+        permutations,
+        fixed.ii,
+        fixed.jj,
+        fixed.starts,
+        fixed.fstart,
+        fixed.fend,
+        np.stack([p.table.astype(dtype, copy=False) for p in perms]),
+        np.stack([p.lo for p in perms]),
+        np.stack([p.hi for p in perms]),
+        vlo,
+        vhi,
+        vptr,
+        modes,
+        invert,
+    )
+
+
+def average_ranks_x2(v: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Twice the average (mid) ranks of ``v`` (1-based), as exact integers."""
+    m = v.size
+    order = np.argsort(v, kind="stable")
+    starts, _ = _groups(v[order])
+    sizes = np.diff(starts)
+    # average rank of a group occupying sorted positions a..b-1 (0-based) = (a + b + 1) / 2
+    twice = np.repeat(starts[:-1] + starts[1:] + 1, sizes)
+    out = np.empty(m, dtype=np.int64)
+    out[order] = twice
+    return out
+
+
+def centred_spearman(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Centred doubled ranks ``2 * rank - (M + 1)``: integers held exactly in float64.
+
+    Their dot products are sums of integer products below 2**53, hence exact in any order.
+    """
+    return (average_ranks_x2(v) - (v.size + 1)).astype(np.float64)
+
+
+def centred_pearson(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Mean-centred values."""
+    return v - v.mean()
+
+
+def kendall_tau_from_s(s: NDArray[np.int64] | int, m: int, ties_a: int, ties_b: int, method: str):
+    """Convert Kendall ``S`` to tau-a or tau-b (scipy's arithmetic for tau-b)."""
+    tot = m * (m - 1) // 2
+    s = np.asarray(s, dtype=np.float64)
+    if tot - ties_a == 0 or tot - ties_b == 0:
+        return np.full(s.shape, np.nan)
+    if method == "tau_a":
+        tau = s / tot
+    else:
+        tau = s / np.sqrt(float(tot - ties_a)) / np.sqrt(float(tot - ties_b))
+    return np.clip(tau, -1.0, 1.0)
+
+
+def _kendall_s(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[int, int, int]:
+    n = n_items_from_pairs(a.size)
+    fixed = kendall_fixed(a, n)
+    perm = kendall_permuted(b, n)
+    s = kendall_s(fixed, [perm], np.arange(n, dtype=np.int64)[None, :], False)
+    return int(s[0, 0]), fixed.ties, perm.ties
+
+
+def _corr_from_centred(a, b) -> float:
+    saa = float(np.dot(a, a))
+    sbb = float(np.dot(b, b))
+    if saa == 0.0 or sbb == 0.0:
+        return float("nan")
+    r = float(np.dot(a, b)) / math.sqrt(saa * sbb)
+    return min(1.0, max(-1.0, r))
+
+
+def compare_rdms(a: ArrayLike, b: ArrayLike, method: str = "tau_b") -> float:
+    """Compare two RDMs.
+
+    Parameters
+    ----------
+    a, b : (N, N) or (M,) array_like
+        Square RDMs or condensed vectors of equal length ``M``.
+    method : {"tau_b", "tau_a", "spearman", "pearson"}
+
+    Returns
+    -------
+    float
+        The statistic; ``nan`` if either vector is constant.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, invalid RDMs or vectors of different length.
+    """
+    check_method(method)
+    va = as_condensed(a, "a")
+    vb = as_condensed(b, "b")
+    if va.size != vb.size:
+        raise ValueError(f"a and b differ in length: {va.size} vs {vb.size} pairs")
+    if method in ("tau_b", "tau_a"):
+        s, ta, tb = _kendall_s(va, vb)
+        return float(kendall_tau_from_s(s, va.size, ta, tb, method))
+    if method == "spearman":
+        return _corr_from_centred(centred_spearman(va), centred_spearman(vb))
+    return _corr_from_centred(centred_pearson(va), centred_pearson(vb))

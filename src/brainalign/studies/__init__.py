@@ -1,0 +1,1 @@
+"""One package per study; a study imports the core, never another study."""

@@ -1,0 +1,160 @@
+"""Searchlight neighbourhoods, RDMs and regressions against direct references."""
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist
+
+from brainalign.searchlight import core as sl
+
+
+@pytest.fixture(scope="module")
+def volume():
+    rng = np.random.default_rng(0)
+    shape = (11, 10, 12)
+    mask = np.zeros(shape, bool)
+    mask[1:10, 1:9, 2:11] = True
+    mask[5, 4, 6] = False
+    mask[2, 2, 2:5] = False
+    data = rng.standard_normal(shape + (9,)) + 5.0
+    data[~mask] = np.nan  # outside-mask values must never be read
+    return mask, data
+
+
+def test_sphere_offsets_counts():
+    assert [len(sl.sphere_offsets(r)) for r in (0, 1, 2, 3)] == [1, 7, 33, 123]
+    with pytest.raises(ValueError, match="-1"):
+        sl.sphere_offsets(-1)
+
+
+@pytest.mark.parametrize("radius", [1.0, 2.0, 2.5])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_sphere_rdms_equal_pdist(volume, radius, dtype, tol):
+    mask, data = volume
+    nbh = sl.sphere_neighbourhoods(mask, radius)
+    R = sl.searchlight_rdms(data, mask, radius=radius, dtype=dtype, chunk_size=37, min_voxels=2)
+    X = data[mask]
+    assert R.shape == (nbh.n_centres, 36)
+    for c in range(nbh.n_centres):
+        idx = nbh.indices[nbh.indptr[c] : nbh.indptr[c + 1]]
+        # explicit sphere membership
+        d = np.abs(nbh.voxels[idx] - nbh.centres[c])
+        assert np.all((d**2).sum(axis=1) <= radius**2)
+        np.testing.assert_allclose(R[c], pdist(X[idx].T, "correlation"), atol=tol)
+
+
+def test_sliding_equals_direct_and_is_deterministic(volume):
+    mask, data = volume
+    nbh = sl.sphere_neighbourhoods(mask, 2.0)
+    a = sl.searchlight_rdms(data, mask, radius=2.0, dtype=np.float64, refresh=1000)
+    b = sl.searchlight_rdms(data, mask, neighbourhoods=nbh, dtype=np.float64)
+    np.testing.assert_allclose(a, b, atol=1e-12)
+    c1 = sl.searchlight_rdms(data, mask, radius=2.0, n_jobs=1)
+    c2 = sl.searchlight_rdms(data, mask, radius=2.0, n_jobs=2, chunk_size=50)
+    np.testing.assert_array_equal(c1, c2)
+
+
+def test_small_and_constant_neighbourhoods_are_nan():
+    mask = np.zeros((5, 5, 5), bool)
+    mask[2, 2, 2] = True  # isolated voxel: 1-voxel sphere
+    mask[0, 0, 0:3] = True
+    data = np.random.default_rng(1).standard_normal((5, 5, 5, 4))
+    data[0, 0, 0:3, 1] = 3.0  # condition 1 constant in that line
+    R = sl.searchlight_rdms(data, mask, radius=1.0, min_voxels=2)
+    assert np.isnan(R).all(axis=1).all()
+
+
+def _original_get_blocks(mask, sl_rad, max_blk_edge):
+    """Verbatim logic of searchlight_utils.get_blocks (Dwivedi et al.)."""
+    blocks = []
+    outerblk = max_blk_edge + 2 * sl_rad
+    for i in range(0, mask.shape[0], max_blk_edge):
+        for j in range(0, mask.shape[1], max_blk_edge):
+            for k in range(0, mask.shape[2], max_blk_edge):
+                block_shape = mask[i : i + outerblk, j : j + outerblk, k : k + outerblk].shape
+                if np.any(
+                    mask[
+                        i + sl_rad : i + block_shape[0] - sl_rad,
+                        j + sl_rad : j + block_shape[1] - sl_rad,
+                        k + sl_rad : k + block_shape[2] - sl_rad,
+                    ]
+                ):
+                    blocks.append(((i, j, k), block_shape))
+    return blocks
+
+
+def _original_blocks2sl(mask, sl_result, sl_rad, max_blk_edge):
+    blocks = _original_get_blocks(mask, sl_rad, max_blk_edge)
+    outmat = np.full(mask.shape, np.nan)
+    for i in range(sl_result.shape[0]):
+        pt, mat = blocks[i]
+        outmat[
+            pt[0] + sl_rad : pt[0] + sl_rad + mat[0],
+            pt[1] + sl_rad : pt[1] + sl_rad + mat[1],
+            pt[2] + sl_rad : pt[2] + sl_rad + mat[2],
+        ] = sl_result[i]
+    return outmat
+
+
+def test_blocks_match_original(volume):
+    mask, data = volume
+    nbh = sl.block_neighbourhoods(mask, sl_rad=1, max_blk_edge=2)
+    ref = _original_get_blocks(mask, 1, 2)
+    assert nbh.n_centres == len(ref)
+    assert [tuple(c) for c in nbh.centres] == [b[0] for b in ref]
+    assert [tuple(s) for s in nbh.block_shape] == [b[1] for b in ref]
+    vals = np.arange(nbh.n_centres, dtype=float)
+    np.testing.assert_array_equal(
+        sl.blocks_to_volume(vals, nbh), _original_blocks2sl(mask, vals, 1, 2)
+    )
+    R = sl.searchlight_rdms(data, mask, neighbourhoods=nbh, dtype=np.float64)
+    X = data[mask]
+    for c in (0, nbh.n_centres // 2, nbh.n_centres - 1):
+        (i, j, k), bs = ref[c]
+        sub = np.zeros(mask.shape, bool)
+        sub[i : i + bs[0], j : j + bs[1], k : k + bs[2]] = True
+        members = (sub & mask)[mask]
+        np.testing.assert_allclose(R[c], pdist(X[members].T, "correlation"), atol=1e-12)
+
+
+def test_searchlight_r2_equals_naive_lstsq(volume):
+    mask, data = volume
+    rng = np.random.default_rng(5)
+    designs = {
+        "a": np.stack([pdist(rng.standard_normal((9, 4)), "correlation") for _ in range(2)], 1),
+        "b": pdist(rng.standard_normal((9, 4)), "correlation")[:, None],
+    }
+    fast = sl.searchlight_r2(data, mask, designs, radius=2.0, dtype=np.float64, min_voxels=3)
+    naive = sl.naive_searchlight_r2(data, mask, designs, radius=2.0, min_voxels=3)
+    np.testing.assert_allclose(fast, naive, atol=1e-10)
+    fast32 = sl.searchlight_r2(data, mask, designs, radius=2.0, min_voxels=3)
+    np.testing.assert_allclose(fast32, naive, atol=1e-4)
+    vol = sl.centres_to_volume(fast[:, 0], sl.sphere_neighbourhoods(mask, 2.0))
+    assert np.isnan(vol[~mask]).all() and np.isfinite(vol[mask]).all()
+
+
+def test_bad_inputs(volume):
+    mask, data = volume
+    bad = data.copy()
+    bad[3, 3, 3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"\[3, 3, 3, 2\]"):
+        sl.searchlight_rdms(bad, mask, radius=1)
+    with pytest.raises(ValueError, match="matching mask"):
+        sl.searchlight_rdms(data[:-1], mask, radius=1)
+    with pytest.raises(ValueError, match="empty"):
+        sl.sphere_neighbourhoods(np.zeros((3, 3, 3)), 1)
+
+
+def test_reused_buffer_gives_same_rdms(volume):
+    mask, data = volume
+    ref = sl.searchlight_rdms(data, mask, radius=2.0, chunk_size=40)
+    got = np.concatenate(
+        [r.copy() for _, r, _ in sl.searchlight_rdm_chunks(
+            data, mask, radius=2.0, chunk_size=40, reuse_buffer=True)]
+    )  # fmt: skip
+    np.testing.assert_array_equal(got, ref)
+    # a chunk size smaller than one z-line still works
+    small = np.concatenate(
+        [r.copy() for _, r, _ in sl.searchlight_rdm_chunks(
+            data, mask, radius=2.0, chunk_size=2, reuse_buffer=True)]
+    )  # fmt: skip
+    np.testing.assert_array_equal(small, ref)

@@ -1,0 +1,158 @@
+"""Crash safety: SIGKILL the run in the middle, run it again, get the uninterrupted results.
+
+Outputs are written to a temporary file and renamed into place (``brainalign.io.files``), and Snakemake
+marks the outputs of running jobs incomplete (``.snakemake/incomplete``); with ``rerun-incomplete``
+(profiles/default) the next run rebuilds them. A file that exists after the kill is either complete
+(and kept) or rebuilt; none is a truncated file taken as finished.
+
+Snakemake cannot remove its directory lock when it is SIGKILLed: a plain ``snakemake`` run next
+stops at once with "Directory cannot be locked ... --unlock". The study is started as ``make run``
+starts it, through ``brainalign.pipeline.runguard``, which removes the lock only when the run that held it
+is provably dead; the test kills that command and runs the very same command again.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SNAKEMAKE, run_snakemake, small_config, write_config
+
+GUARDED = [
+    sys.executable,
+    "-m",
+    "brainalign.pipeline.runguard",
+    SNAKEMAKE,
+    "--snakefile",
+    str(REPO / "Snakefile"),
+    "--cores",
+    "2",
+]
+
+
+def _incomplete_outputs(workdir: Path) -> set[str]:
+    """Output paths Snakemake has marked incomplete (jobs running or interrupted)."""
+    root = workdir / ".snakemake" / "incomplete"
+    found = set()
+    if not root.exists():
+        return found
+    for marker in root.rglob("*"):
+        if marker.is_file() and marker.name != "migration_underway":
+            encoded = "".join(part.lstrip("@") for part in marker.relative_to(root).parts)
+            try:
+                found.add(base64.urlsafe_b64decode(encoded).decode())
+            except ValueError:
+                continue
+    return found
+
+
+def _files(workdir: Path) -> dict[str, Path]:
+    root = workdir / "results"
+    return {p.relative_to(workdir).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _is_log(rel: str) -> bool:
+    return "/logs/" in rel
+
+
+def _kill_mid_run(workdir: Path, timeout: float = 300) -> tuple[set[str], set[str]]:
+    """Start the study, SIGKILL its process group once a network's activations are written and
+    another job is running with its output not yet there; return (finished activations, outputs
+    in progress at the kill)."""
+    with open(workdir / "killed_run.log", "w") as log:
+        proc = subprocess.Popen(
+            GUARDED,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            start_new_session=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    acts_dir = workdir / "results" / "small" / "activations"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, "the run finished before it could be killed"
+            assert time.monotonic() < deadline, "no kill point reached"
+            incomplete = _incomplete_outputs(workdir)
+            finished = {
+                p.name
+                for p in acts_dir.glob("*.npz")
+                if acts_dir.exists() and p.relative_to(workdir).as_posix() not in incomplete
+            }
+            in_progress = {f for f in incomplete if not (workdir / f).exists()}
+            if finished and in_progress:
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # the rule-script children were killed with the group; wait until they are reaped
+    for _ in range(100):
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("processes of the killed run survived SIGKILL")
+    return finished, in_progress
+
+
+@pytest.mark.slow
+def test_sigkill_and_rerun_gives_byte_identical_results(small_run, tmp_path):
+    work = tmp_path / "crash"
+    write_config(work, small_config())
+    finished, in_progress = _kill_mid_run(work)
+    assert (work / ".snakemake" / "locks").exists() and any((work / ".snakemake/locks").iterdir())
+    after_kill = {rel: p.stat().st_mtime_ns for rel, p in _files(work).items()}
+
+    # Plain Snakemake refuses the stale lock at once (no hang, no job run, nothing touched) ...
+    proc = run_snakemake(work, check=False, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Directory cannot be locked" in out, out[-3000:]
+    assert {rel: p.stat().st_mtime_ns for rel, p in _files(work).items()} == after_kill
+
+    # ... while the very same command as the killed one finishes the study.
+    again = subprocess.run(
+        GUARDED,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-5000:]
+    assert "removed the stale Snakemake lock" in again.stderr
+
+    reference, resumed = _files(small_run), _files(work)
+    assert sorted(resumed) == sorted(reference), (
+        f"extra: {sorted(set(resumed) - set(reference))}, "
+        f"missing: {sorted(set(reference) - set(resumed))}"
+    )
+    different = [
+        rel
+        for rel in reference
+        if not _is_log(rel) and reference[rel].read_bytes() != resumed[rel].read_bytes()
+    ]
+    assert different == [], different
+    tables = [rel for rel in reference if rel.endswith(".csv")]
+    assert len(tables) >= 9, tables
+
+    # Files kept from the killed run were complete (equal to the uninterrupted run's, above);
+    # the outputs of the jobs running at the kill were built by the second run.
+    kept = {
+        rel
+        for rel, mtime in after_kill.items()
+        if rel in resumed and resumed[rel].stat().st_mtime_ns == mtime and not _is_log(rel)
+    }
+    rebuilt = set(resumed) - kept
+    assert any(rel.endswith(f"activations/{name}") for name in finished for rel in kept), kept
+    assert in_progress and in_progress <= rebuilt, (in_progress, rebuilt)
+    assert not _incomplete_outputs(work)

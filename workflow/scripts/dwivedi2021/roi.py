@@ -1,0 +1,94 @@
+"""ROI analyses: individual models (ranked), top-k variance partitioning, model groups."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainalign.studies.dwivedi2021 import io as fmaps_io
+
+from brainalign.stats import inference
+
+from brainalign.searchlight import core as searchlight
+from brainalign.pipeline.rulekit import rule_context
+
+with rule_context(snakemake) as log:
+    p = snakemake.params
+    st, mp = dict(p.statistics), dict(p.models)
+    if p.source == "precomputed":
+        names = [Path(f).stem for f in snakemake.input.rois]
+        paper_order = [r for r in fmaps_io.PAPER_ROIS if r in names]
+        order = list(p.rois) if p.rois else paper_order or names
+        roi_dir = Path(snakemake.input.rois[0]).parent
+        roi_rdms = fmaps_io.load_roi_rdms(roi_dir, order)
+    else:
+        if p.source == "simulated":
+            data = Path(snakemake.input.data)
+            subs = sorted(data.glob("sub-*_conditions.nii.gz"))
+            atlas, table = data / "rois.nii.gz", data / "rois.tsv"
+        else:
+            subs, atlas, table = (
+                snakemake.input.subjects,
+                snakemake.input.atlas,
+                snakemake.input.table,
+            )
+        import nibabel as nib
+
+        vols, mimg = fmaps_io.load_volumes(subs)
+        lab = np.asarray(nib.load(str(atlas)).dataobj).astype(int)
+        ids = pd.read_csv(table, sep="\t")
+        id_of = dict(zip(ids["roi"], ids["id"], strict=True))
+        order = list(p.rois) if p.rois else list(ids["roi"])
+        unknown = [r for r in order if r not in id_of]
+        if unknown:
+            raise ValueError(f"ROI {unknown[0]!r} is not in {table}")
+        mask = np.all([np.all(np.isfinite(v), axis=3) for v in vols], axis=0) & (lab > 0)
+        nbh = searchlight.label_neighbourhoods(mask, lab, [id_of[r] for r in order])
+        per_sub = [searchlight.searchlight_rdms(v, mask, neighbourhoods=nbh, dtype=np.float64)
+                   for v in vols]  # fmt: skip
+        roi_rdms = {r: np.stack([s[k] for s in per_sub]) for k, r in enumerate(order)}
+    models = fmaps_io.load_model_rdms(mp["dir"], mp["names"], mp["layers"])
+    log.info("%d ROIs, %d models, %d permutations, %d bootstraps", len(roi_rdms), len(models),
+             st["n_permutations"], st["n_bootstrap"])  # fmt: skip
+    res = inference.roi_analysis(
+        roi_rdms, models, mp["groups"], group_order=mp["group_order"], top_k=st["top_k"],
+        n_permutations=st["n_permutations"], n_bootstrap=st["n_bootstrap"],
+        bootstrap_ratio=st["bootstrap_ratio"], scheme=st["scheme"], seed=st["seed"],
+        alpha=st["alpha"], ceiling_statistic=st["ceiling_statistic"],
+    )  # fmt: skip
+    study = snakemake.wildcards.study
+    subj = inference.subject_level_models(roi_rdms, models, alpha=st["alpha"])
+    subj["analysis"] = np.where(subj["statistic"] == "r2adj_clipped", "individual_per_subject",
+                                "individual_ttest")  # fmt: skip
+    parts = [subj]
+    ind = res["individual"].assign(analysis="individual")
+    parts.append(ind)
+    for key, col in (("top3", "model"), ("grouped", "group")):
+        df = res[key]
+        if df.empty:
+            continue
+        long = df.rename(columns={"unique_r2adj": "value"}).assign(
+            analysis=key, statistic="unique_r2adj"
+        )
+        tot = df.groupby("roi", sort=False)["total_r2adj"].first().reset_index()
+        tot = tot.rename(columns={"total_r2adj": "value"}).assign(
+            analysis=key, statistic="total_r2adj", **{col: "all"}
+        )
+        pairs = res[f"{key}_pairs"].rename(columns={"item_1": col, "item_2": f"{col}_2"})
+        pairs = pairs.assign(analysis=f"{key}_pairwise", statistic="difference_unique_r2adj")
+        parts += [long.drop(columns=["total_r2adj"]), tot, pairs]
+    nc = res["ceiling"].melt(id_vars="roi", var_name="statistic", value_name="value")
+    nc["statistic"] = "noise_ceiling_" + nc["statistic"]
+    parts.append(nc.assign(analysis="noise_ceiling"))
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "study", study)
+    cols = ["study", "roi", "analysis", "subject", "model", "model_2", "group", "group_2",
+            "statistic", "value", "sd", "rank", "t", "p", "p_fdr"]  # fmt: skip
+    for col in cols:
+        if col not in out:
+            out[col] = np.nan
+    out["scheme"] = st["scheme"]
+    out["n_permutations"] = st["n_permutations"]
+    out["n_bootstrap"] = st["n_bootstrap"]
+    fmaps_io.write_table(out[cols + ["scheme", "n_permutations", "n_bootstrap"]],
+                         snakemake.output.table)  # fmt: skip

@@ -1,0 +1,10 @@
+"""Write the embedded simulated volume study (planted labels next to the data)."""
+
+from brainalign.pipeline.rulekit import rule_context
+from brainalign.data.volumes import SimulationConfig, write_study
+
+with rule_context(snakemake) as log:
+    sim = dict(snakemake.params.simulation)
+    cfg = SimulationConfig(**sim)
+    paths = write_study(snakemake.output[0], cfg)
+    log.info("wrote %d files to %s (seed %d)", len(paths), snakemake.output[0], cfg.seed)
