@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 # runguard: after a killed run (kill -9, OOM) the same `make run` removes the stale lock itself.
 run: $(STAMP)
-	$(BIN)/python -m brainalign.runguard $(BIN)/snakemake --cores $(CORES)
+	$(BIN)/python -m brainalign.pipeline.runguard $(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
 report: $(STAMP)

@@ -3,7 +3,7 @@
 One Mantel test of the study: two 92 x 92 RDMs (4,186 pairs), Kendall tau-b, 10,000 permutations.
 In one process, on the same RDMs and the same permutations, it times
 
-* ``brainalign.mantel.mantel_test`` (1 thread and ``--n-jobs`` threads),
+* ``brainalign.rsa.mantel.mantel_test`` (1 thread and ``--n-jobs`` threads),
 * ``skbio.stats.distance.mantel(method='kendalltau')`` -- what the original study ran,
 * a ``scipy.stats.kendalltau`` loop over the permuted RDMs,
 * an rsatoolbox tau-a loop (``compare_kendall_tau_a``),
@@ -61,7 +61,7 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    from brainalign.mantel import draw_permutations, mantel_test, permutation_statistics
+    from brainalign.rsa.mantel import draw_permutations, mantel_test, permutation_statistics
 
     x, y = make_rdms(args.items, args.seed)
     mantel_test(x, y, permutations=3)  # load the cached numba kernels

@@ -69,7 +69,7 @@ def main() -> None:
     t_rdms = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    from brainalign.mantel import draw_permutations, mantel_many
+    from brainalign.rsa.mantel import draw_permutations, mantel_many
 
     mantel_many(models[0, 0], subjects[:1], args.method, permutations=2, n_jobs=args.n_jobs)
     t_load = time.perf_counter() - t0

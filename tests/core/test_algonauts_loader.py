@@ -18,7 +18,6 @@ import pytest
 from PIL import Image
 from scipy.io import loadmat, savemat
 
-from brainalign.data.loaders import load_dataset
 from brainalign.data.algonauts import (
     load_algonauts2019,
     load_fmri_rdms,
@@ -27,6 +26,7 @@ from brainalign.data.algonauts import (
     load_stimulus_mat,
     read_mat,
 )
+from brainalign.data.loaders import load_dataset
 
 N, S = 6, 3
 

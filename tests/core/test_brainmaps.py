@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainalign.data.volumes import load_mask
 from brainalign.maps import brainmaps as bm
 from brainalign.searchlight import core as sl
-from brainalign.data.volumes import load_mask
 
 
 def test_best_model_labels_follow_original_rule():

@@ -6,10 +6,10 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr, spearmanr
 from statsmodels.stats.multitest import fdrcorrection
 
-from brainalign.stats import inference as inf
 from brainalign.rsa import regression as rg
 from brainalign.rsa.noise_ceiling import ceiling_mask
 from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
+from brainalign.stats import inference as inf
 
 
 def _vec(rng, n, d=6):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from scipy.io import loadmat, savemat
 
-from brainalign.data.loaders import LOADERS, load_dataset, source_files
 from brainalign.data.base import categories_92
 from brainalign.data.kriegeskorte import (
     BRAIN_RDMS_FILE,
@@ -16,6 +15,7 @@ from brainalign.data.kriegeskorte import (
     STIMULI_FILE,
     load_kriegeskorte2008,
 )
+from brainalign.data.loaders import LOADERS, load_dataset, source_files
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "kriegeskorte2008"
 needs_real = pytest.mark.skipif(

@@ -16,7 +16,13 @@ from scipy.spatial.distance import pdist, squareform
 from skbio.stats.distance import mantel as skbio_mantel
 
 from brainalign.rsa import _kernels
-from brainalign.rsa.compare import condensed, kendall_fixed, kendall_mode, kendall_permuted, kendall_s
+from brainalign.rsa.compare import (
+    condensed,
+    kendall_fixed,
+    kendall_mode,
+    kendall_permuted,
+    kendall_s,
+)
 from brainalign.rsa.mantel import (
     MantelResult,
     draw_permutations,

@@ -3,7 +3,12 @@ import pytest
 import torch
 
 from brainalign.networks.activations import extract_activations, preprocess
-from brainalign.networks.architectures import LAYER_NAMES, DeepClusterAlexNet, build_network, relu_modules
+from brainalign.networks.architectures import (
+    LAYER_NAMES,
+    DeepClusterAlexNet,
+    build_network,
+    relu_modules,
+)
 from brainalign.networks.weights import WeightsNotFoundError
 
 # ReLU output shapes at 224 input (methods.md §1.3).

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from brainalign.data.loaders import load_dataset
 from brainalign.data.algonauts import load_fmri_rdms
+from brainalign.data.loaders import load_dataset
 from brainalign.data.synthetic import (
     category_counts,
     generate_synthetic_study,

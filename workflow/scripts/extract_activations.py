@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from brainalign.networks.activations import extract_activations, preprocess
 from brainalign.io.files import read_npz, write_npz
+from brainalign.networks.activations import extract_activations, preprocess
 from brainalign.networks.architectures import build_network
 from brainalign.pipeline.rulekit import Progress, rule_context
 

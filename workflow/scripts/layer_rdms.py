@@ -3,8 +3,8 @@
 import numpy as np
 
 from brainalign.io.files import read_npz, write_npz
-from brainalign.rsa.rdm import compute_rdm
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.rsa.rdm import compute_rdm
 
 with rule_context(snakemake) as log:
     acts = read_npz(snakemake.input[0])

@@ -263,7 +263,7 @@ def write_study(out_dir: str | os.PathLike, cfg: SimulationConfig | None = None)
     """
     import nibabel as nib
 
-    from brainalign.studies.dwivedi2021.io import write_model_rdms
+    from brainalign.data.fmaps_files import write_model_rdms
 
     cfg = cfg or SimulationConfig()
     study = simulate_study(cfg)

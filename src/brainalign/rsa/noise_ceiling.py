@@ -66,6 +66,7 @@ def noise_ceiling(rdms: np.ndarray, method: str = "tau_b") -> tuple[np.ndarray, 
         upper[k] = compare_rdms(rdms[k], mean_all, method)
     return lower, upper
 
+
 CEILING_STATISTICS = ("spearman", "pearson")
 
 

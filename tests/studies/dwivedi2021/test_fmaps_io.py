@@ -1,4 +1,4 @@
-"""Fixtures in the original data.zip layout, built here, read by brainalign.studies.dwivedi2021.io."""
+"""Fixtures in the original data.zip layout, built here, read by brainalign.data.fmaps_files."""
 
 import nibabel as nib
 import numpy as np
@@ -6,8 +6,9 @@ import pytest
 from scipy.io import savemat
 from scipy.spatial.distance import pdist, squareform
 
-from brainalign.studies.dwivedi2021 import io
+from brainalign.data import fmaps_files as io
 from brainalign.searchlight import core as sl
+from brainalign.studies.dwivedi2021 import design
 
 N = 8  # conditions (the real data have 50)
 TASKS = ["edge2d", "edge3d", "class_1000", "segment2d", "segment25d"]
@@ -149,25 +150,25 @@ def test_fmaps_config_defaults_and_errors():
                 described(node["additionalProperties"], f"{path}.*")
 
     described(schema)
-    fm = io.load_fmaps_config({}, SCHEMA)
+    fm = design.load_fmaps_config({}, SCHEMA)
     assert list(fm["studies"]) == ["simulated"]
     st = fm["studies"]["simulated"]
     assert st["simulation"]["n_subjects"] == 4 and st["models"]["layers"] == LAYERS
     assert fm["statistics"]["scheme"] == "labels" and fm["statistics"]["nc_threshold"] == 0.033
-    assert io.studies_of(fm, ("simulated",)) == "simulated"
-    assert io.studies_of(fm, ("precomputed",)) == io.NEVER_MATCH
-    assert io.study_model_names(fm, "simulated")[0] == "edge2d"
-    assert io.study_groups(fm, "simulated")["class_1000"] == "semantic"
-    t = io.study_targets(fm, "simulated", "results/functional_maps")
+    assert design.studies_of(fm, ("simulated",)) == "simulated"
+    assert design.studies_of(fm, ("precomputed",)) == design.NEVER_MATCH
+    assert design.study_model_names(fm, "simulated")[0] == "edge2d"
+    assert design.study_groups(fm, "simulated")["class_1000"] == "semantic"
+    t = design.study_targets(fm, "simulated", "results/functional_maps")
     assert "results/functional_maps/simulated/figures/grouped_map.html" in t
     with pytest.raises(ValueError, match="n_permutations"):
-        io.load_fmaps_config({"statistics": {"n_permutations": 0}}, SCHEMA)
+        design.load_fmaps_config({"statistics": {"n_permutations": 0}}, SCHEMA)
     with pytest.raises(ValueError, match="data_dir"):
-        io.load_fmaps_config({"studies": {"x": {"source": "precomputed"}}}, SCHEMA)
+        design.load_fmaps_config({"studies": {"x": {"source": "precomputed"}}}, SCHEMA)
     with pytest.raises(ValueError, match="'rows'"):
-        io.load_fmaps_config({"statistics": {"scheme": "rows"}}, SCHEMA)
-    pre = io.load_fmaps_config({"studies": {"p": {"source": "precomputed", "data_dir": "/d"}}},
+        design.load_fmaps_config({"statistics": {"scheme": "rows"}}, SCHEMA)
+    pre = design.load_fmaps_config({"studies": {"p": {"source": "precomputed", "data_dir": "/d"}}},
                                SCHEMA)  # fmt: skip
-    assert io.study_searchlight(pre, "p")["kind"] == "blocks"
-    assert io.study_model_dir(pre, "p", "r").endswith("RDM_taskonomy_bonner50")
-    assert len(io.study_model_names(pre, "p")) == 19
+    assert design.study_searchlight(pre, "p")["kind"] == "blocks"
+    assert design.study_model_dir(pre, "p", "r").endswith("RDM_taskonomy_bonner50")
+    assert len(design.study_model_names(pre, "p")) == 19

@@ -16,8 +16,8 @@ import pytest
 from conftest import run_snakemake, small_config, write_config
 from scipy.io import loadmat
 
-from brainalign.studies.dwivedi2021.io import load_fmaps_config
 from brainalign.io.files import read_npz
+from brainalign.studies.dwivedi2021.design import load_fmaps_config
 
 PLANTED = {1: "alexnet_untrained", 2: "deepcluster_untrained"}
 

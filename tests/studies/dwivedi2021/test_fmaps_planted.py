@@ -13,9 +13,9 @@ regions must lie within the searchlight radius of one.
 import numpy as np
 import pytest
 
-from brainalign.stats import inference as inf
-from brainalign.searchlight import core as sl
 from brainalign.data import volumes as sv
+from brainalign.searchlight import core as sl
+from brainalign.stats import inference as inf
 
 RADIUS = 1.0
 N_PERM = 1000

@@ -14,8 +14,8 @@ import pytest
 import torch
 import yaml
 
-from brainalign.networks.activations import extract_activations, preprocess
 from brainalign.io.files import read_npz
+from brainalign.networks.activations import extract_activations, preprocess
 from brainalign.networks.architectures import LAYER_NAMES, DeepClusterAlexNet, build_network
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,6 +1,6 @@
 """Main-study layer RDMs as functional-maps model RDMs (one ``{condition}_{layer}.mat`` each)."""
 
-from brainalign.studies.dwivedi2021.io import write_model_rdms
+from brainalign.data.fmaps_files import write_model_rdms
 from brainalign.io.files import read_npz
 from brainalign.pipeline.rulekit import rule_context
 

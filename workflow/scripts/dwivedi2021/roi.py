@@ -5,19 +5,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainalign.studies.dwivedi2021 import io as fmaps_io
-
-from brainalign.stats import inference
-
-from brainalign.searchlight import core as searchlight
+from brainalign.data import fmaps_files as fmaps_io
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.searchlight import core as searchlight
+from brainalign.stats import inference
+from brainalign.studies.dwivedi2021.design import PAPER_ROIS
 
 with rule_context(snakemake) as log:
     p = snakemake.params
     st, mp = dict(p.statistics), dict(p.models)
     if p.source == "precomputed":
         names = [Path(f).stem for f in snakemake.input.rois]
-        paper_order = [r for r in fmaps_io.PAPER_ROIS if r in names]
+        paper_order = [r for r in PAPER_ROIS if r in names]
         order = list(p.rois) if p.rois else paper_order or names
         roi_dir = Path(snakemake.input.rois[0]).parent
         roi_rdms = fmaps_io.load_roi_rdms(roi_dir, order)

@@ -6,13 +6,12 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from brainalign.studies.dwivedi2021 import io as fmaps_io
-
-from brainalign.searchlight import core as searchlight
-from brainalign.maps.brainmaps import save_nifti, values_image
-from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
+from brainalign.data import fmaps_files as fmaps_io
 from brainalign.io.files import atomic_path
+from brainalign.maps.brainmaps import save_nifti, values_image
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
+from brainalign.searchlight import core as searchlight
 
 
 def neighbourhoods(mask, p):

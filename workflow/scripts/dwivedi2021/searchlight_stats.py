@@ -4,11 +4,11 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from brainalign.data import fmaps_files as fmaps_io
 from brainalign.maps import brainmaps as bm
-from brainalign.studies.dwivedi2021 import io as fmaps_io
-from brainalign.stats import inference
-from brainalign.searchlight import core as searchlight
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.searchlight import core as searchlight
+from brainalign.stats import inference
 
 with rule_context(snakemake) as log:
     p = snakemake.params

@@ -1,7 +1,7 @@
 """Write the embedded simulated volume study (planted labels next to the data)."""
 
-from brainalign.pipeline.rulekit import rule_context
 from brainalign.data.volumes import SimulationConfig, write_study
+from brainalign.pipeline.rulekit import rule_context
 
 with rule_context(snakemake) as log:
     sim = dict(snakemake.params.simulation)

@@ -3,10 +3,10 @@
 import pandas as pd
 
 from brainalign.io.files import read_npz, write_table
-from brainalign.rsa.mantel import mantel_many
 from brainalign.pipeline.provenance import provenance_fields, with_provenance
 from brainalign.pipeline.rulekit import Progress, rule_context
 from brainalign.pipeline.seeds import derive_seed
+from brainalign.rsa.mantel import mantel_many
 
 with rule_context(snakemake) as log:
     p = snakemake.params

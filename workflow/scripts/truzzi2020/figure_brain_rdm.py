@@ -1,7 +1,7 @@
 """Heatmap of the subject-mean brain RDM of every region."""
 
-from brainalign.maps.figures import plot_rdm_grid, save_figure
 from brainalign.io.files import read_npz
+from brainalign.maps.figures import plot_rdm_grid, save_figure
 from brainalign.pipeline.provenance import provenance_fields
 from brainalign.pipeline.rulekit import rule_context
 

@@ -1,7 +1,7 @@
 """Heatmaps of the 7 layer RDMs of one condition."""
 
-from brainalign.maps.figures import plot_rdm_grid, save_figure
 from brainalign.io.files import read_npz
+from brainalign.maps.figures import plot_rdm_grid, save_figure
 from brainalign.pipeline.provenance import provenance_fields
 from brainalign.pipeline.rulekit import rule_context
 

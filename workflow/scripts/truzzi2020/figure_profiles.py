@@ -1,7 +1,7 @@
 """Layer profiles per region: all conditions (Figure 2 layout) and each comparison (Figure 1)."""
 
-from brainalign.maps.figures import plot_profile_panels, save_figure
 from brainalign.io.files import read_table
+from brainalign.maps.figures import plot_profile_panels, save_figure
 from brainalign.pipeline.provenance import provenance_fields
 from brainalign.pipeline.rulekit import rule_context
 

@@ -3,9 +3,9 @@
 import pandas as pd
 
 from brainalign.io.files import read_npz, write_table
-from brainalign.rsa.noise_ceiling import noise_ceiling
 from brainalign.pipeline.provenance import provenance_fields, with_provenance
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.rsa.noise_ceiling import noise_ceiling
 
 with rule_context(snakemake) as log:
     p = snakemake.params
