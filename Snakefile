@@ -1,25 +1,28 @@
-# brainalign: network vs brain representations (Truzzi & Cusack 2020 and related studies).
-# Run: snakemake --cores 2   (see README.md)
+# brainalign: deep networks vs the visual brain, five published analyses as one DAG.
+# Run: snakemake --cores 2   (see README.md; the layout is described in ARCHITECTURE.md)
 
 
 configfile: "config.yaml"
 
 
+# Path set-up, config composition and validation (once), shared helpers.
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/activations.smk"
-include: "workflow/rules/rdms.smk"
-include: "workflow/rules/comparison.smk"
-include: "workflow/rules/statistics.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/provenance.smk"
+# Shared rules: verified downloads, activations and layer RDMs per stimulus set, provenance.
 include: "workflow/rules/download.smk"
+include: "workflow/rules/activations.smk"
 include: "workflow/rules/legacy.smk"
+include: "workflow/rules/provenance.smk"
 
 
-if config["functional_maps"]["enabled"]:
+# One folder of rules per study; a disabled study's rules are not defined at all.
+if "truzzi2020" in STUDIES:
 
-    include: "workflow/rules/functional_maps.smk"
+    include: "workflow/rules/truzzi2020/main.smk"
+
+
+if "dwivedi2021" in STUDIES:
+
+    include: "workflow/rules/dwivedi2021/main.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -28,5 +31,4 @@ report: "workflow/report/workflow.rst"
 rule all:
     default_target: True
     input:
-        all_targets(),
-        FMAPS_TARGETS if config["functional_maps"]["enabled"] else [],
+        TARGETS,

@@ -8,7 +8,7 @@ RDMs as two predictors of one regression).
 
 Printed side by side:
 
-* the vectorised searchlight (``brainalign.searchlight.core.searchlight_r2``): wall time, CPU time,
+* the vectorised searchlight (``brainalign.searchlight.searchlight_r2``): wall time, CPU time,
   peak resident memory (measured in a fresh child process);
 * a naive loop (per sphere ``np.corrcoef`` + ``np.linalg.lstsq`` per model, float64) timed on a
   random subset of centres and extrapolated to the whole brain;
@@ -68,7 +68,7 @@ def make_problem(seed: int = 0):
 
 
 def run_fast(n_jobs: int, dtype=np.float32) -> dict:
-    from brainalign.searchlight.core import searchlight_r2
+    from brainalign.searchlight import searchlight_r2
 
     mask, data, designs = make_problem()
     # compile (cached after the first run) on a small slab
@@ -85,7 +85,7 @@ def run_fast(n_jobs: int, dtype=np.float32) -> dict:
 
 
 def run_naive(n_centres: int, seed: int = 1) -> tuple[float, np.ndarray, np.ndarray]:
-    from brainalign.searchlight.core import naive_searchlight_r2
+    from brainalign.searchlight import naive_searchlight_r2
 
     mask, data, designs = make_problem()
     vox = np.argwhere(mask)

@@ -49,7 +49,7 @@ def run_snakemake(
 
 
 def small_config() -> dict:
-    return yaml.safe_load((REPO / "tests" / "configs" / "small.yaml").read_text())
+    return yaml.safe_load((REPO / "tests" / "configs" / "truzzi2020" / "small.yaml").read_text())
 
 
 @pytest.fixture(scope="session")

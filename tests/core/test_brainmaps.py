@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainalign import maps as bm
+from brainalign import searchlight as sl
 from brainalign.data.volumes import load_mask
-from brainalign.maps import brainmaps as bm
-from brainalign.searchlight import core as sl
+from brainalign.studies.dwivedi2021 import figures as dwf
 
 
 def test_best_model_labels_follow_original_rule():
@@ -105,10 +106,10 @@ def test_static_figures(label_map, tmp_path):
     pairs = pd.DataFrame({"roi": ["A", "B"], "item_1": ["m1", "m2"], "item_2": ["m2", "m1"],
                           "p_fdr": [0.01, 0.01]})  # fmt: skip
     colours = {"m1": (0, 0, 1.0), "m2": (0, 1.0, 0), "m3": (1.0, 0, 1.0)}
-    p4 = bm.plot_roi_top3(t3, tmp_path / "top3.svg", colours=colours, pairs=pairs)
+    p4 = dwf.plot_roi_top3(t3, tmp_path / "top3.svg", colours=colours, pairs=pairs)
     assert "<svg" in p4.read_text()[:500]
     g = t3.rename(columns={"model": "group"})
-    assert bm.plot_roi_grouped(g, tmp_path / "grp.png", colours=colours).stat().st_size > 5000
+    assert dwf.plot_roi_grouped(g, tmp_path / "grp.png", colours=colours).stat().st_size > 5000
 
 
 def _html(label_map):

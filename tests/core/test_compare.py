@@ -8,7 +8,8 @@ import scipy.stats as ss
 from rsatoolbox.rdm.compare import compare_kendall_tau_a
 from scipy.spatial.distance import pdist, squareform
 
-from brainalign.rsa.compare import METHODS, compare_rdms, condensed
+from brainalign.rsa.compare import METHODS, compare_rdms
+from brainalign.rsa.condensed import condensed
 
 
 def _rdm(rng: np.random.Generator, n: int, decimals: int | None = None) -> np.ndarray:

@@ -25,16 +25,16 @@ import pytest
 import yaml
 
 from brainalign.pipeline import download as dl
-from brainalign.pipeline.download import (
+from brainalign.pipeline.archives import safe_extract
+from brainalign.pipeline.download import fetch, verify_file
+from brainalign.pipeline.registry import (
+    DEFAULT_REGISTRY,
     ChecksumError,
     DownloadError,
     OfflineError,
     Resource,
     UnsafeArchiveError,
-    fetch,
     load_registry,
-    safe_extract,
-    verify_file,
 )
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "kriegeskorte2008"
@@ -563,7 +563,7 @@ def test_rule_helper_paths_and_patterns(tmp_path):
     import re
 
     helper = dl.RuleHelper(
-        dl.DEFAULT_REGISTRY, root="resources/", urls={"algonauts2019": "https://m/x.zip"}
+        DEFAULT_REGISTRY, root="resources/", urls={"algonauts2019": "https://m/x.zip"}
     )
     assert helper.path("kriegeskorte2008_brain_rdms") == (
         "resources/data/kriegeskorte2008/92_brainRDMs.mat"

@@ -6,10 +6,25 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr, spearmanr
 from statsmodels.stats.multitest import fdrcorrection
 
-from brainalign.rsa import regression as rg
 from brainalign.rsa.noise_ceiling import ceiling_mask
 from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
-from brainalign.stats import inference as inf
+from brainalign.rsa.ols import DesignBases, clip_negative
+from brainalign.rsa.partition import PartitionPlan, vpart2
+from brainalign.stats.bootstrap import bootstrap_conditions
+from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level
+from brainalign.stats.permutation import (
+    condensed_permutation,
+    iter_permutation_indices,
+    permutation_indices,
+    permutation_test,
+    permutation_test_bases,
+    subset_condensed_index,
+)
+from brainalign.studies.dwivedi2021.analysis import (
+    analyse_models,
+    partition_statistic,
+    subject_level_models,
+)
 
 
 def _vec(rng, n, d=6):
@@ -21,27 +36,27 @@ def test_condensed_permutation_matches_matrix_relabelling():
     n = 9
     R = squareform(_vec(rng, n))
     perm = rng.permutation(n)
-    idx = inf.condensed_permutation(perm)
+    idx = condensed_permutation(perm)
     np.testing.assert_array_equal(squareform(R)[idx], squareform(R[perm][:, perm]))
     sel = np.array([4, 1, 7, 2])
     np.testing.assert_array_equal(
-        squareform(R)[inf.subset_condensed_index(sel, n)], squareform(R[sel][:, sel])
+        squareform(R)[subset_condensed_index(sel, n)], squareform(R[sel][:, sel])
     )
     with pytest.raises(ValueError, match="permutation"):
-        inf.condensed_permutation([0, 0, 1])
+        condensed_permutation([0, 0, 1])
 
 
 def test_permutation_indices_are_seeded_and_batch_independent():
-    a = inf.permutation_indices(45, 37, scheme="labels", seed=5)
-    b = np.concatenate(list(inf.iter_permutation_indices(45, 37, seed=5, batch_size=4)))
+    a = permutation_indices(45, 37, scheme="labels", seed=5)
+    b = np.concatenate(list(iter_permutation_indices(45, 37, seed=5, batch_size=4)))
     np.testing.assert_array_equal(a, b)
-    c = inf.permutation_indices(45, 37, scheme="entries", seed=5)
+    c = permutation_indices(45, 37, scheme="entries", seed=5)
     assert not np.array_equal(a, c)
     # entries scheme reproduces np.random.default_rng(seed).permutation(n_pairs)
     rng = np.random.default_rng(5)
     np.testing.assert_array_equal(c[0], rng.permutation(45))
     with pytest.raises(ValueError, match="'rows'"):
-        inf.permutation_indices(45, 3, scheme="rows")
+        permutation_indices(45, 3, scheme="rows")
 
 
 @pytest.mark.parametrize("scheme", ["labels", "entries"])
@@ -50,17 +65,17 @@ def test_permutation_test_matches_direct_loop(scheme):
     n = 12
     models = {f"m{k}": np.stack([_vec(rng, n), _vec(rng, n)], axis=1) for k in range(3)}
     y = models["m1"][:, 0] + 0.8 * _vec(rng, n)
-    db = rg.DesignBases(models)
+    db = DesignBases(models)
 
     def stat(Y):
-        return rg.clip_negative(db.adjusted_r2(Y.reshape(-1, Y.shape[-1]))).reshape(
+        return clip_negative(db.adjusted_r2(Y.reshape(-1, Y.shape[-1]))).reshape(
             Y.shape[:-1] + (3,)
         )
 
     N = 199
-    res = inf.permutation_test(y, stat, n_permutations=N, scheme=scheme, seed=3, pairwise=True)
+    res = permutation_test(y, stat, n_permutations=N, scheme=scheme, seed=3, pairwise=True)
     # direct loop with the same permutations
-    idx = inf.permutation_indices(y.size, N, scheme=scheme, seed=3)
+    idx = permutation_indices(y.size, N, scheme=scheme, seed=3)
     obs = stat(y)
     cnt = np.zeros(3)
     cd = np.zeros((3, 3))
@@ -76,7 +91,7 @@ def test_permutation_test_matches_direct_loop(scheme):
     np.testing.assert_array_equal(res.p_diff, exp)
     assert res.p[1] == pytest.approx(1 / (N + 1))  # planted model is significant
     # stacks: every row gets the same permutation
-    res2 = inf.permutation_test(np.stack([y, y]), stat, n_permutations=N, scheme=scheme, seed=3)
+    res2 = permutation_test(np.stack([y, y]), stat, n_permutations=N, scheme=scheme, seed=3)
     np.testing.assert_array_equal(res2.p[0], res.p)
     np.testing.assert_array_equal(res2.p[1], res.p)
 
@@ -86,11 +101,11 @@ def test_label_null_is_uniform():
     rng = np.random.default_rng(7)
     n = 10
     X = _vec(rng, n)[:, None]
-    db = rg.DesignBases({"m": X})
+    db = DesignBases({"m": X})
     ps = []
     for k in range(60):
         y = _vec(rng, n)
-        r = inf.permutation_test(
+        r = permutation_test(
             y,
             lambda Y: db.r2(Y.reshape(-1, 45)).reshape(Y.shape[:-1] + (1,)),
             n_permutations=99,
@@ -105,26 +120,26 @@ def test_label_null_is_uniform():
 def test_fdr_matches_statsmodels():
     rng = np.random.default_rng(4)
     P = rng.uniform(size=(5, 40)) ** 3
-    rej, adj = inf.fdr_bh(P, alpha=0.05, axis=1)
+    rej, adj = fdr_bh(P, alpha=0.05, axis=1)
     for r in range(5):
         rr, aa = fdrcorrection(P[r], alpha=0.05)
         np.testing.assert_array_equal(rej[r], rr)
         np.testing.assert_allclose(adj[r], aa, rtol=1e-12)
     # along axis 0 and with a mask
     m = rng.uniform(size=40) > 0.3
-    rej0, adj0 = inf.fdr_bh(P[0], mask=m)
+    rej0, adj0 = fdr_bh(P[0], mask=m)
     rr, aa = fdrcorrection(P[0][m])
     np.testing.assert_allclose(adj0[m], aa)
     assert np.all(np.isnan(adj0[~m])) and not rej0[~m].any()
     with pytest.raises(ValueError, match="1.5"):
-        inf.fdr_bh([0.1, 1.5])
+        fdr_bh([0.1, 1.5])
 
 
 def test_fdr_pairwise_and_two_level():
     rng = np.random.default_rng(5)
     K = 4
     pd_ = rng.uniform(size=(3, K, K))
-    out = inf.fdr_pairwise(pd_)
+    out = fdr_pairwise(pd_)
     iu = np.triu_indices(K, 1)
     for s in range(3):
         _, aa = fdrcorrection(pd_[s][iu])
@@ -132,7 +147,7 @@ def test_fdr_pairwise_and_two_level():
         np.testing.assert_allclose(out[s].T[iu], aa)
     P = rng.uniform(size=(30, K)) ** 2
     keep = rng.uniform(size=30) > 0.4
-    within, across = inf.fdr_two_level(P, keep=keep)
+    within, across = fdr_two_level(P, keep=keep)
     for s in range(30):
         np.testing.assert_allclose(within[s], fdrcorrection(P[s])[1])
     for k in range(K):
@@ -147,9 +162,9 @@ def test_bootstrap_matches_direct_loop():
     y = sets["a"][:, 0] + _vec(rng, n)
 
     def stat(ys, S):
-        return rg.vpart2(ys, S["a"], S["b"])["unique"]
+        return vpart2(ys, S["a"], S["b"])["unique"]
 
-    draws = inf.bootstrap_conditions(y, sets, stat, n_bootstrap=25, ratio=0.9, seed=9)
+    draws = bootstrap_conditions(y, sets, stat, n_bootstrap=25, ratio=0.9, seed=9)
     assert draws.shape == (25, 2)
     rng2 = np.random.default_rng(9)
     R = squareform(y)
@@ -158,8 +173,8 @@ def test_bootstrap_matches_direct_loop():
         ys = squareform(R[sel][:, sel], checks=False)
         Sa = squareform(squareform(sets["a"][:, 0])[sel][:, sel], checks=False)[:, None]
         Sb = squareform(squareform(sets["b"][:, 0])[sel][:, sel], checks=False)[:, None]
-        np.testing.assert_allclose(draws[k], rg.vpart2(ys, Sa, Sb)["unique"], rtol=1e-12)
-    again = inf.bootstrap_conditions(y, sets, stat, n_bootstrap=25, ratio=0.9, seed=9)
+        np.testing.assert_allclose(draws[k], vpart2(ys, Sa, Sb)["unique"], rtol=1e-12)
+    again = bootstrap_conditions(y, sets, stat, n_bootstrap=25, ratio=0.9, seed=9)
     np.testing.assert_array_equal(draws, again)
 
 
@@ -200,17 +215,17 @@ def test_permuting_bases_equals_permuting_brain(scheme):
     n = 11
     sets = {g: np.stack([_vec(rng, n), _vec(rng, n)], axis=1) for g in ("a", "b", "c")}
     Y = np.stack([sets["a"][:, 0] + _vec(rng, n), _vec(rng, n), sets["c"].sum(1) + _vec(rng, n)])
-    plan = rg.PartitionPlan(sets)
+    plan = PartitionPlan(sets)
 
     def stat_y(Yp):
         flat = Yp.reshape(-1, Yp.shape[-1])
         return plan(flat)["unique"].reshape(Yp.shape[:-1] + (3,))
 
-    slow = inf.permutation_test(Y, stat_y, n_permutations=150, scheme=scheme, seed=4, pairwise=True)
-    fast = inf.permutation_test_bases(
+    slow = permutation_test(Y, stat_y, n_permutations=150, scheme=scheme, seed=4, pairwise=True)
+    fast = permutation_test_bases(
         Y,
         plan.bases,
-        inf.partition_statistic(plan),
+        partition_statistic(plan),
         n_permutations=150,
         scheme=scheme,
         seed=4,
@@ -220,16 +235,16 @@ def test_permuting_bases_equals_permuting_brain(scheme):
     np.testing.assert_allclose(fast.observed, slow.observed, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(fast.p, slow.p)
     np.testing.assert_array_equal(fast.p_diff, slow.p_diff)
-    out = inf.analyse_models(
+    out = analyse_models(
         Y[0], sets, analysis="partition", n_permutations=150, scheme=scheme, seed=4
     )
     np.testing.assert_array_equal(out["result"].p, slow.p[0])
     np.testing.assert_allclose(out["total"], plan(Y[0])["total"])
-    ind = inf.analyse_models(Y, sets, analysis="individual", n_permutations=50, seed=1)
-    db = rg.DesignBases(sets)
-    np.testing.assert_allclose(ind["statistic"], rg.clip_negative(db.adjusted_r2(Y)), rtol=1e-12)
+    ind = analyse_models(Y, sets, analysis="individual", n_permutations=50, seed=1)
+    db = DesignBases(sets)
+    np.testing.assert_allclose(ind["statistic"], clip_negative(db.adjusted_r2(Y)), rtol=1e-12)
     with pytest.raises(ValueError, match="'both'"):
-        inf.analyse_models(Y, sets, analysis="both")
+        analyse_models(Y, sets, analysis="both")
 
 
 def test_subject_level_models_match_scipy():
@@ -239,14 +254,14 @@ def test_subject_level_models_match_scipy():
     n = 9
     models = {"a": _vec(rng, n)[:, None], "b": np.stack([_vec(rng, n), _vec(rng, n)], 1)}
     R = np.stack([models["a"][:, 0] + 0.5 * _vec(rng, n) for _ in range(5)])
-    df = inf.subject_level_models({"roi": R}, models)
+    df = subject_level_models({"roi": R}, models)
     per = df[df["statistic"] == "r2adj_clipped"]
-    db = rg.DesignBases(models)
+    db = DesignBases(models)
     np.testing.assert_allclose(
         per.pivot(index="subject", columns="model", values="value")[["a", "b"]].to_numpy(),
-        rg.clip_negative(db.adjusted_r2(R)),
+        clip_negative(db.adjusted_r2(R)),
     )
     test = df[df["statistic"] == "mean_r2adj_clipped"].set_index("model")
-    vals = rg.clip_negative(db.adjusted_r2(R))
+    vals = clip_negative(db.adjusted_r2(R))
     assert test.loc["a", "p"] == pytest.approx(ttest_1samp(vals[:, 0], 0.0).pvalue)
     assert test.loc["a", "p"] < 0.01

@@ -17,12 +17,12 @@ from skbio.stats.distance import mantel as skbio_mantel
 
 from brainalign.rsa import _kernels
 from brainalign.rsa.compare import (
-    condensed,
     kendall_fixed,
     kendall_mode,
     kendall_permuted,
     kendall_s,
 )
+from brainalign.rsa.condensed import condensed
 from brainalign.rsa.mantel import (
     MantelResult,
     draw_permutations,

@@ -4,11 +4,11 @@ import torch
 
 from brainalign.networks.activations import extract_activations, preprocess
 from brainalign.networks.architectures import (
-    LAYER_NAMES,
     DeepClusterAlexNet,
     build_network,
     relu_modules,
 )
+from brainalign.networks.registry import LAYER_NAMES
 from brainalign.networks.weights import WeightsNotFoundError
 
 # ReLU output shapes at 224 input (methods.md §1.3).

@@ -7,7 +7,22 @@ import pytest
 import statsmodels.api as sm
 from scipy.spatial.distance import pdist, squareform
 
-from brainalign.rsa import regression as rg
+from brainalign.rsa.condensed import n_conditions_from_pairs, rdm_to_vector, vector_to_rdm
+from brainalign.rsa.ols import (
+    DesignBases,
+    adjusted_r2,
+    clip_negative,
+    ols_fit,
+    r2_score,
+    stack_predictors,
+)
+from brainalign.rsa.partition import (
+    variance_partition,
+    variance_partition_gram,
+    vpart2,
+    vpart3,
+    vpart_general,
+)
 
 
 def _rdm_vec(rng, n, d=8):
@@ -31,17 +46,17 @@ def test_vectorisation_matches_squareform():
     rng = np.random.default_rng(0)
     v = _rdm_vec(rng, 9)
     R = squareform(v)
-    np.testing.assert_array_equal(rg.rdm_to_vector(R), v)
-    np.testing.assert_array_equal(rg.vector_to_rdm(v), R)
-    assert rg.n_conditions_from_pairs(36) == 9
+    np.testing.assert_array_equal(rdm_to_vector(R), v)
+    np.testing.assert_array_equal(vector_to_rdm(v), R)
+    assert n_conditions_from_pairs(36) == 9
     with pytest.raises(ValueError, match="35"):
-        rg.n_conditions_from_pairs(35)
+        n_conditions_from_pairs(35)
 
 
 def test_ols_matches_lstsq_and_statsmodels(data):
     y, models = data
     X = np.concatenate([models["m0"], models["m1"]], axis=1)
-    fit = rg.ols_fit(y, X)
+    fit = ols_fit(y, X)
     A = np.column_stack([np.ones(len(y)), X])
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     np.testing.assert_allclose(fit.coef, coef, rtol=1e-10, atol=1e-12)
@@ -58,7 +73,7 @@ def test_batched_r2_matches_statsmodels(data):
     y, models = data
     rng = np.random.default_rng(3)
     Y = np.stack([y, y[::-1].copy(), rng.standard_normal(len(y))])
-    db = rg.DesignBases(models)
+    db = DesignBases(models)
     r2 = db.r2(Y)
     r2a = db.adjusted_r2(Y)
     for i in range(Y.shape[0]):
@@ -67,14 +82,14 @@ def test_batched_r2_matches_statsmodels(data):
             assert r2[i, k] == pytest.approx(res.rsquared, rel=1e-10)
             assert r2a[i, k] == pytest.approx(res.rsquared_adj, rel=1e-10)
     # float32 projection stays close
-    db32 = rg.DesignBases(models, dtype=np.float32)
+    db32 = DesignBases(models, dtype=np.float32)
     np.testing.assert_allclose(db32.r2(Y.astype(np.float32)), r2, atol=1e-5)
 
 
 def test_rank_deficient_design_equals_lstsq(data):
     y, models = data
     X = np.column_stack([models["m0"], models["m0"][:, 0] * 2.0])  # collinear column
-    r2 = rg.r2_score(y, X)
+    r2 = r2_score(y, X)
     A = np.column_stack([np.ones(len(y)), X])
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = y - A @ coef
@@ -88,7 +103,7 @@ def _adj_r2_sm(y, sets, idx):
 def test_vpart2_formula(data):
     y, models = data
     s = [models["m0"], models["m1"]]
-    out = rg.vpart2(y, *s)
+    out = vpart2(y, *s)
     R1, R2, R12 = (_adj_r2_sm(y, s, i) for i in [(0,), (1,), (0, 1)])
     y12 = R1 + R2 - R12
     np.testing.assert_allclose(out["unique"], [R1 - y12, R2 - y12], rtol=1e-10)
@@ -99,7 +114,7 @@ def test_vpart2_formula(data):
 def test_vpart3_formula(data):
     y, models = data
     s = [models["m0"], models["m1"], models["m2"]]
-    out = rg.vpart3(y, *s)
+    out = vpart3(y, *s)
     R = {c: _adj_r2_sm(y, s, c) for k in (1, 2, 3) for c in combinations(range(3), k)}
     y123 = R[(0,)] + R[(1,)] + R[(2,)] - R[(0, 1)] - R[(0, 2)] - R[(1, 2)] + R[(0, 1, 2)]
     y12 = R[(0,)] + R[(1,)] - R[(0, 1)] - y123
@@ -114,7 +129,7 @@ def test_vpart3_formula(data):
     np.testing.assert_allclose(out["shared"], [y12, y13, y23, y123], rtol=1e-9, atol=1e-13)
     assert out["total"] == pytest.approx(R[(0, 1, 2)], rel=1e-12)
     # plain-R² variant: unique of set 1 = R123 - R23 holds for R² too (inclusion-exclusion)
-    plain = rg.vpart3(y, *s, adjusted=False)
+    plain = vpart3(y, *s, adjusted=False)
     r123 = _sm_fit(y, np.concatenate(s, axis=1)).rsquared
     r23 = _sm_fit(y, np.concatenate(s[1:], axis=1)).rsquared
     assert plain["unique"][0] == pytest.approx(r123 - r23, rel=1e-9)
@@ -123,58 +138,58 @@ def test_vpart3_formula(data):
 def test_vpart_general_formula(data):
     y, models = data
     s = list(models.values())
-    out = rg.vpart_general(y, s)
+    out = vpart_general(y, s)
     Rall = _adj_r2_sm(y, s, range(4))
     for i in range(4):
         Rwo = _adj_r2_sm(y, s, [j for j in range(4) if j != i])
         assert out["unique"][i] == pytest.approx(Rall - Rwo, rel=1e-9)
     # dispatcher: 4 sets -> general; batched targets agree with single ones
     Y = np.stack([y, y * 2 + 1])
-    batched = rg.variance_partition(Y, s)
+    batched = variance_partition(Y, s)
     np.testing.assert_allclose(batched["unique"][0], out["unique"], rtol=1e-10)
     np.testing.assert_allclose(batched["unique"][1], out["unique"], rtol=1e-10)
 
 
 def test_clip_and_adjusted_errors():
-    np.testing.assert_array_equal(rg.clip_negative([-0.1, 0.0, 0.3]), [0.0, 0.0, 0.3])
+    np.testing.assert_array_equal(clip_negative([-0.1, 0.0, 0.3]), [0.0, 0.0, 0.3])
     with pytest.raises(ValueError, match="n_predictors=5"):
-        rg.adjusted_r2(0.5, 6, 5)
+        adjusted_r2(0.5, 6, 5)
 
 
 def test_bad_inputs_raise():
     rng = np.random.default_rng(1)
     v = _rdm_vec(rng, 6)
     with pytest.raises(ValueError, match="NaN"):
-        rg.ols_fit(np.where(np.arange(v.size) == 0, np.nan, v), v)
+        ols_fit(np.where(np.arange(v.size) == 0, np.nan, v), v)
     with pytest.raises(ValueError, match="14"):
-        rg.ols_fit(v[:14], v)
+        ols_fit(v[:14], v)
     with pytest.raises(ValueError, match="'b'"):
-        rg.DesignBases({"a": v, "b": v[:10]})
+        DesignBases({"a": v, "b": v[:10]})
     with pytest.raises(ValueError, match="shape"):
-        rg.rdm_to_vector(np.zeros((3, 4)))
+        rdm_to_vector(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="at least 2 sets"):
-        rg.variance_partition(v, [v])
+        variance_partition(v, [v])
 
 
 def test_stack_predictors_accepts_square_and_vectors():
     rng = np.random.default_rng(2)
     a, b = _rdm_vec(rng, 7), _rdm_vec(rng, 7)
-    X1 = rg.stack_predictors([squareform(a), b])
-    X2 = rg.stack_predictors(np.stack([a, b]))
+    X1 = stack_predictors([squareform(a), b])
+    X2 = stack_predictors(np.stack([a, b]))
     np.testing.assert_array_equal(X1, X2)
     assert X1.shape == (21, 2)
-    np.testing.assert_array_equal(rg.stack_predictors(squareform(a))[:, 0], a)
+    np.testing.assert_array_equal(stack_predictors(squareform(a))[:, 0], a)
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_gram_partition_equals_svd_route(data, k):
     y, models = data
     sets = list(models.values())[:k]
-    a = rg.variance_partition(y, sets)
-    b = rg.variance_partition_gram(y, sets)
+    a = variance_partition(y, sets)
+    b = variance_partition_gram(y, sets)
     np.testing.assert_allclose(b["unique"], a["unique"], rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(b["total"], a["total"], rtol=1e-10)
-    c = rg.variance_partition_gram(y, sets, adjusted=False)
+    c = variance_partition_gram(y, sets, adjusted=False)
     np.testing.assert_allclose(
-        c["unique"], rg.variance_partition(y, sets, adjusted=False)["unique"], rtol=1e-8, atol=1e-12
+        c["unique"], variance_partition(y, sets, adjusted=False)["unique"], rtol=1e-8, atol=1e-12
     )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
-from brainalign.searchlight import core as sl
+from brainalign import searchlight as sl
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from brainalign import rsa as rg
 from brainalign.data import fmaps_files as io
 from brainalign.data import volumes as sv
-from brainalign.rsa import regression as rg
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,8 @@ import scipy.io
 
 from brainalign.data.algonauts import load_fmri_rdms
 from brainalign.data.loaders import load_dataset
-from brainalign.data.synthetic import (
-    category_counts,
-    generate_synthetic_study,
-    make_stimuli,
-    write_mat73,
-)
+from brainalign.data.synthetic import generate_synthetic_study, write_mat73
+from brainalign.data.synthetic_stimuli import category_counts, make_stimuli
 
 
 def test_category_blocks_of_the_92_set():

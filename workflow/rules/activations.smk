@@ -1,14 +1,18 @@
-# Stage 2: per-network activation extraction (7 ReLU layers).
+# Shared rules: per-network activation extraction (7 ReLU layers) and one RDM per layer, for the
+# stimulus set of any study that writes results/<study>/<dataset>/dataset/stimuli.npz.
+# Settings: networks.* (extraction) and rdm.metric (layer RDMs), shared by every study.
 
 
 rule extract_activations:
     input:
-        stimuli=f"{OUT}/dataset/stimuli.npz",
+        stimuli="results/{study}/{dataset}/dataset/stimuli.npz",
         weights=lambda wc: weights_for(wc.condition),
     output:
-        f"{OUT}/activations/{{condition}}.npz",
+        "results/{study}/{dataset}/activations/{condition}.npz",
+    wildcard_constraints:
+        study=STUDY_IDS,
     log:
-        f"{OUT}/logs/extract_activations/{{condition}}.log",
+        "results/{study}/{dataset}/logs/extract_activations/{condition}.log",
     group:
         "network"
     conda:
@@ -29,3 +33,25 @@ rule extract_activations:
         batch_size=config["networks"]["batch_size"],
     script:
         "../scripts/extract_activations.py"
+
+
+rule layer_rdms:
+    input:
+        "results/{study}/{dataset}/activations/{condition}.npz",
+    output:
+        "results/{study}/{dataset}/rdms/{condition}.npz",
+    wildcard_constraints:
+        study=STUDY_IDS,
+    log:
+        "results/{study}/{dataset}/logs/layer_rdms/{condition}.log",
+    group:
+        "network"
+    conda:
+        "../../envs/rsa.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        metric=config["rdm"]["metric"],
+    script:
+        "../scripts/layer_rdms.py"

@@ -1,17 +1,21 @@
-# Shared set-up: makes the brainalign package importable, validates the config, and defines
-# the paths and helper functions the rule files use.
+# Shared set-up, included first: makes the brainalign package importable in every job, composes
+# and validates the config once (pipeline.config), lets each enabled study complete and check its
+# block, and defines the helpers the shared rule files use.
+import importlib
 import os
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 # The package lives in src/. Putting it on PYTHONPATH here makes it importable in every job:
 # local jobs, `script:` jobs (whose preamble only adds the script's folder), `shell:` jobs,
-# conda-env jobs and cluster jobs (submitted with the environment exported).
+# conda-env jobs and cluster jobs (submitted with the environment exported). This is the one
+# place the workflow puts src/ on the path.
 SRC = str(Path(workflow.basedir) / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
@@ -20,35 +24,65 @@ from brainalign.pipeline.rulekit import export_package_path
 
 export_package_path(SRC)
 
-from brainalign.pipeline.config import (
-    ConfigError,
-    check_config,
-    config_hash,
-    derive_seed,
-    validate_config,
-)
+from brainalign.pipeline import config as _bacfg
+from brainalign.pipeline.seeds import config_hash, derive_seed
+
+
+def _configured():
+    """Compose config.yaml, --configfile overlays and --config; validate; complete studies."""
+    base = (
+        _bacfg.load_config_file("config.yaml") if os.path.exists("config.yaml") else {}
+    )
+    overlays = [
+        (str(p), _bacfg.load_config_file(p))
+        for p in (workflow.overwrite_configfiles or [])
+    ]
+    composed, origin = _bacfg.compose_config(
+        base, overlays, workflow.config_settings.config
+    )
+    cfg = _bacfg.validate_config(composed)
+    studies = _bacfg.enabled_studies(cfg)
+    if not studies:
+        raise _bacfg.ConfigError(
+            f"no study to run: add a block for one of {list(_bacfg.STUDIES)} (an empty "
+            "block, e.g. 'truzzi2020: {}', runs that study's embedded default)"
+        )
+    conditions = {}
+    for study in studies:
+        package = importlib.import_module(f"brainalign.studies.{study}")
+        conditions[study] = package.complete_config(cfg)
+    return cfg, studies, origin, conditions
+
 
 try:
-    _validated = check_config(validate_config(config))
-except ConfigError as err:
+    _validated, STUDIES, _ORIGIN, STUDY_CONDITIONS = _configured()
+except _bacfg.ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 config.clear()
 config.update(_validated)
+logger.info(
+    "brainalign studies: "
+    + ", ".join(f"{s} (from {_ORIGIN.get(s, 'defaults')})" for s in STUDIES)
+    + "".join(
+        f"; {s} not run ({'enabled: false' if s in config else 'no block'})"
+        for s in _bacfg.STUDIES
+        if s not in STUDIES
+    )
+)
 
 CONFIG_HASH = config_hash(config)
-DS = config["dataset"]["name"]
-OUT = f"results/{DS}"
-CONDITIONS = config["networks"]["conditions"]
-REGIONS = config["dataset"]["regions"]
-COMPARISONS = [f"{a}__vs__{b}" for a, b in config["statistics"]["comparisons"]]
-FORMATS = config["figures"]["formats"]
 LAYER_COUNT = 7
+#: Final files of every enabled study (each study's main.smk adds its own).
+TARGETS = []
+
+
+# {study} in the shared rules is a study id; the functional-maps rules use their own {study}.
+STUDY_IDS = "|".join(STUDIES)
 
 
 wildcard_constraints:
-    condition="|".join(CONDITIONS),
-    region="|".join(REGIONS),
-    ext="|".join(FORMATS),
+    dataset="[A-Za-z0-9_.-]+",
+    condition="[a-z0-9_]+_(?:trained|untrained)",
 
 
 def condition_seed(condition):
@@ -60,54 +94,12 @@ def network_of(condition):
 
 
 def weights_for(condition):
-    """Weights file of a trained condition (checked to exist by check_config)."""
+    """Weights file of a trained condition (resolved and checked by the study's config check)."""
     network, _, training = condition.rpartition("_")
     if training != "trained":
         return []
     return config["networks"]["weights"][network]
 
 
-def figure_paths(stem):
-    return [f"{OUT}/figures/{stem}.{ext}" for ext in FORMATS]
-
-
-def all_targets():
-    targets = [
-        f"{OUT}/tables/comparison.csv",
-        f"{OUT}/tables/noise_ceiling.csv",
-        f"{OUT}/tables/anova.csv",
-        f"{OUT}/tables/posthoc.csv",
-        f"{OUT}/tables/provenance.csv",
-    ]
-    for region in REGIONS:
-        targets += figure_paths(f"profiles_{region}")
-        if COMPARISONS:
-            targets += figure_paths(f"comparisons_{region}")
-        targets += figure_paths(f"brain_rdm_{region}")
-    for condition in CONDITIONS:
-        targets += figure_paths(f"layer_rdms_{condition}")
-    return targets
-
-
-SYNTH_N = config["dataset"]["synthetic"]["n_images"]
-SYNTH_SET = f"{SYNTH_N}_Image_Set"
-
-
-def dataset_path(ds_cfg, out):
-    """Folder the loader reads: the generated set for 'synthetic', else dataset.path."""
-    if ds_cfg["kind"] == "synthetic":
-        return f"{out}/data/{SYNTH_SET}"
-    return ds_cfg["path"]
-
-
-def dataset_source_files(ds_cfg):
-    from brainalign.data.loaders import source_files
-
-    return source_files(ds_cfg["kind"], ds_cfg["path"])
-
-
-def dataset_inputs(wildcards):
-    """Files the dataset loader reads (so a change to them reruns the study)."""
-    if config["dataset"]["kind"] == "synthetic":
-        return rules.simulate_dataset.output
-    return dataset_source_files(config["dataset"])
+def figure_paths(out, stem, formats):
+    return [f"{out}/figures/{stem}.{ext}" for ext in formats]

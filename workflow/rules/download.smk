@@ -1,5 +1,5 @@
 # Downloads of remote inputs, driven by resources/registry.yaml (one entry per file: URL, sha256,
-# target path under the resources root, description). See src/brainalign/download.py.
+# target path under the resources root, description). See src/brainalign/pipeline/download.py.
 #
 #   snakemake --cores 1 resources/.groups/kriegeskorte2008.done   # a group of files
 #   snakemake --cores 1 resources/.verified/weights/alexnet-owt-7be5be79.pth.json
@@ -14,23 +14,18 @@
 # Config (all optional): download.registry (path of the registry), download.root (resources root,
 # default "resources"), download.offline (never touch the network; also BRAINALIGN_OFFLINE=1),
 # download.urls.<name> (override or supply a URL, e.g. for algonauts2019).
-import importlib.util as _dl_importlib
 import shlex as _dl_shlex
 import sys as _dl_sys
 from pathlib import Path as _DlPath
 
-_DL_CFG = config.get("download") or {}
-# This file is workflow/rules/download.smk; the module runs standalone (stdlib + PyYAML).
-_DL_REPO = _DlPath(workflow.snakefile).resolve().parents[2]
-_DL_SCRIPT = str(_DL_REPO / "src" / "brainalign" / "download.py")
-_dl_spec = _dl_importlib.spec_from_file_location("_brainalign_download", _DL_SCRIPT)
-_dl_module = _dl_importlib.module_from_spec(_dl_spec)
-_dl_sys.modules[_dl_spec.name] = _dl_module  # dataclasses look their module up
-_dl_spec.loader.exec_module(_dl_module)
-DL = _dl_module.RuleHelper(
-    _DL_CFG.get("registry") or _DL_REPO / "resources" / "registry.yaml",
-    root=_DL_CFG.get("root") or "resources",
-    urls=_DL_CFG.get("urls") or {},
+from brainalign.pipeline.download import RuleHelper as _DlRuleHelper
+
+_DL_CFG = config["download"]
+_DL_REPO = _DlPath(workflow.basedir)
+DL = _DlRuleHelper(
+    _DL_CFG["registry"] or _DL_REPO / "resources" / "registry.yaml",
+    root=_DL_CFG["root"],
+    urls=_DL_CFG["urls"],
 )
 #: registry_path(name) -> target path; registry_inputs(name) -> [target, verification record].
 registry_path = DL.path
@@ -49,7 +44,7 @@ except (ImportError, AttributeError):
     _DL_PYTHON = _dl_sys.executable
 _DL_CLI = " ".join(
     _dl_shlex.quote(str(x))
-    for x in (_DL_PYTHON, _DL_SCRIPT, "--registry", DL.registry_file)
+    for x in (_DL_PYTHON, "-m", "brainalign.pipeline.download", "--registry", DL.registry_file)
 )
 
 
@@ -67,7 +62,7 @@ rule download_file:
         root=lambda wc, output: DL.root_of(output[0], wc.dl_path),
         name=lambda wc: DL.by_path[wc.dl_path],
         url=lambda wc: DL.url_option(DL.by_path[wc.dl_path]),
-        offline="--offline" if _DL_CFG.get("offline") else "",
+        offline="--offline" if _DL_CFG["offline"] else "",
     shell:
         "{params.cli} --root {params.root:q} fetch {params.name} {params.url} {params.offline} "
         "> {log:q} 2>&1"

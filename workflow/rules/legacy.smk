@@ -7,7 +7,7 @@
 # extract_activations and, under Python 3 with the same torch, the same numbers. The default
 # (false) keeps every condition in the modern env.
 #
-# Include after activations.smk; uses OUT, condition_seed and weights_for from common.smk.
+# Include after activations.smk; uses condition_seed and weights_for from common.smk.
 import shlex as _legacy_shlex
 import sys as _legacy_sys
 from pathlib import Path as _LegacyPath
@@ -41,19 +41,20 @@ _legacy_weights_option = lambda wc: " ".join(
 )
 
 
-if config["networks"].get("legacy_deepcluster_env", False):
+if config["networks"]["legacy_deepcluster_env"]:
 
     ruleorder: extract_activations_legacy > extract_activations
 
     rule extract_activations_legacy:
         input:
-            stimuli=f"{OUT}/dataset/stimuli.npz",
+            stimuli="results/{study}/{dataset}/dataset/stimuli.npz",
             weights=lambda wc: weights_for(wc.condition),
         output:
-            f"{OUT}/activations/{{condition}}.npz",
+            "results/{study}/{dataset}/activations/{condition}.npz",
         log:
-            f"{OUT}/logs/extract_activations/{{condition}}.legacy.log",
+            "results/{study}/{dataset}/logs/extract_activations/{condition}.legacy.log",
         wildcard_constraints:
+            study=STUDY_IDS,
             condition="deepcluster_(?:trained|untrained)",
         conda:
             "../../envs/deepcluster-py27.yaml"
@@ -69,12 +70,12 @@ if config["networks"].get("legacy_deepcluster_env", False):
             weights=_legacy_weights_option,
             unsafe=lambda wc: (
                 "--allow-unsafe-pickle"
-                if "deepcluster" in config["networks"].get("allow_unsafe_pickle", [])
+                if "deepcluster" in config["networks"]["allow_unsafe_pickle"]
                 else ""
             ),
-            conv_pooling=config["networks"].get("conv_pooling", "mean"),
-            device=config["networks"].get("device", "auto"),
-            batch_size=config["networks"].get("batch_size", 16),
+            conv_pooling=config["networks"]["conv_pooling"],
+            device=config["networks"]["device"],
+            batch_size=config["networks"]["batch_size"],
         shell:
             "{params.python:q} {params.script:q} --images {input.stimuli:q} --out {output:q} "
             "--training {params.training} --seed {params.seed} {params.weights} --top 10000 "

@@ -1,22 +1,27 @@
-# Provenance of the whole run (config hash, seeds, dataset checksums, software versions).
+# Shared rule: the provenance of a study's run on one dataset (config hash, seeds, dataset
+# checksums, software versions), for any study that writes
+# results/<study>/<dataset>/dataset/dataset.json.
 
 
 rule provenance:
     input:
-        f"{OUT}/dataset/dataset.json",
+        "results/{study}/{dataset}/dataset/dataset.json",
     output:
         report(
-            f"{OUT}/tables/provenance.csv",
+            "results/{study}/{dataset}/tables/provenance.csv",
             caption="../report/provenance.rst",
             category="Provenance",
+            subcategory="{study}",
         ),
+    wildcard_constraints:
+        study=STUDY_IDS,
     log:
-        f"{OUT}/logs/provenance.log",
+        "results/{study}/{dataset}/logs/provenance.log",
     localrule: True
     conda:
         "../../envs/data.yaml"
     params:
         config_hash=CONFIG_HASH,
-        seeds={c: condition_seed(c) for c in CONDITIONS},
+        seeds=lambda wc: {c: condition_seed(c) for c in STUDY_CONDITIONS[wc.study]},
     script:
         "../scripts/provenance.py"

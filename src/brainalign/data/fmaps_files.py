@@ -8,8 +8,8 @@ Original layout (``methods.md`` §2.1, inferred from ``library/rdm_loader.py``):
     data/sl_rad=1__max_blk_edge=2/all_sub_slrdms.npy           (S, n_blocks, 50, 50)
     data/mask.nii                                              brain mask
 
-All RDMs are returned condensed (strict upper triangle, row-major).  Tables are written
-atomically (:func:`write_table`).
+All RDMs are returned condensed (strict upper triangle, row-major). Tables go through the one
+writer, :func:`brainalign.io.write_table`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from brainalign.io.files import atomic_path
-from brainalign.rsa.regression import rdm_to_vector
+from brainalign.rsa.condensed import check_square_rdm, rdm_to_vector
 
 __all__ = [
     "write_model_rdms",
@@ -34,18 +34,13 @@ __all__ = [
     "load_roi_rdms",
     "load_searchlight_rdms",
     "load_volumes",
-    "read_table",
     "searchlight_dir",
-    "write_table",
 ]
 
 
 def _check_square(a: np.ndarray, what: str) -> np.ndarray:
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"{what}: expected square RDM(s); got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{what}: contains NaN or infinite values")
-    return a
+    """Square ``(..., n, n)`` and finite (the original files are not checked for symmetry)."""
+    return check_square_rdm(a, what, stacked=True, symmetric=False, min_items=0)
 
 
 def load_mat_rdm(path: str | os.PathLike, key: str = "rdm") -> np.ndarray:
@@ -194,12 +189,10 @@ def iter_searchlight_rdms(
     A = np.load(path, mmap_mode="r")
     if A.ndim != 4 or A.shape[2] != A.shape[3]:
         raise ValueError(f"{path}: expected (n_subjects, n_blocks, n, n); got {A.shape}")
-    n = A.shape[2]
-    iu = np.triu_indices(n, 1)
     for b0 in range(0, A.shape[1], int(chunk_size)):
         b1 = min(A.shape[1], b0 + int(chunk_size))
         block = np.asarray(A[:, b0:b1], dtype=np.float64)
-        yield slice(b0, b1), block[:, :, iu[0], iu[1]]
+        yield slice(b0, b1), rdm_to_vector(block)
 
 
 def load_searchlight_rdms(path: str | os.PathLike) -> np.ndarray:
@@ -237,17 +230,3 @@ def load_volumes(paths: Sequence[str | os.PathLike], mask_path: str | os.PathLik
         m = np.all([np.all(np.isfinite(v), axis=3) for v in vols], axis=0)
         mimg = nib.Nifti1Image(m.astype(np.int8), aff)
     return vols, mimg
-
-
-def write_table(df, path: str | os.PathLike) -> Path:
-    """Write a DataFrame as CSV atomically (:func:`brainalign.io.files.atomic_path`)."""
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
-    return Path(path)
-
-
-def read_table(path: str | os.PathLike):
-    """CSV -> DataFrame."""
-    import pandas as pd
-
-    return pd.read_csv(path)

@@ -19,7 +19,6 @@ Neuron 60:1126–1141. The files are not redistributed with this project.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from brainalign.data.base import CATEGORY_BLOCKS_92, Dataset, validate_dataset
+from brainalign.io.hashing import sha256_file
 
 __all__ = [
     "STIMULI_FILE",
@@ -209,10 +209,6 @@ def load_kriegeskorte_model_rdms(path: str | os.PathLike) -> dict[str, np.ndarra
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_kriegeskorte2008(
     path: str | os.PathLike,
     regions: tuple[str, ...] = ("IT",),
@@ -268,7 +264,7 @@ def load_kriegeskorte2008(
         "region_source": "human IT (hIT), Kriegeskorte et al. 2008",
         "average_sessions": bool(average_sessions),
         "files": {
-            f.name: {"sha256": _sha256(f), "bytes": f.stat().st_size}
+            f.name: {"sha256": sha256_file(f), "bytes": f.stat().st_size}
             for f in (stim_file, brain_file)
         },
         "raw_categories": raw,
@@ -277,7 +273,7 @@ def load_kriegeskorte2008(
         model_file = _require(folder, MODEL_RDMS_FILE)
         metadata["model_rdms"] = load_kriegeskorte_model_rdms(model_file)
         metadata["files"][model_file.name] = {
-            "sha256": _sha256(model_file),
+            "sha256": sha256_file(model_file),
             "bytes": model_file.stat().st_size,
         }
     ds = Dataset(

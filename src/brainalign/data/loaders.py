@@ -16,6 +16,7 @@ __all__ = [
     "Dataset",
     "CATEGORY_BLOCKS_92",
     "LOADERS",
+    "REGIONS",
     "SOURCES",
     "load_dataset",
     "source_files",
@@ -63,3 +64,12 @@ def source_files(kind: str, path: str | os.PathLike) -> list[str]:
     if kind not in SOURCES:
         raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {sorted(SOURCES)}")
     return SOURCES[kind](path)
+
+
+#: Dataset kinds -> the regions whose subject RDMs the data set holds, spelled as the loader
+#: expects them (checked when the config is read, so a misspelt region stops the run at once).
+REGIONS: dict[str, tuple[str, ...]] = {
+    "algonauts2019": ("EVC", "IT"),
+    "synthetic": ("EVC", "IT"),
+    "kriegeskorte2008": ("IT",),
+}

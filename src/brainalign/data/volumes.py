@@ -307,7 +307,7 @@ def write_study(out_dir: str | os.PathLike, cfg: SimulationConfig | None = None)
         ],
     )
     paths["rois_tsv"] = out / "rois.tsv"
-    from brainalign.rsa.regression import vector_to_rdm
+    from brainalign.rsa.condensed import vector_to_rdm
 
     for m, R in study.model_rdms.items():
         rdms = {layer: vector_to_rdm(R[li]) for li, layer in enumerate(LAYERS)}

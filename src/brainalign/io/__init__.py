@@ -1,4 +1,5 @@
-"""File input/output with one contract: atomic writes, the tidy-table writer, npz and JSON."""
+"""File input/output with one contract: atomic writes, the tidy-table writer, npz and JSON;
+file digests."""
 
 from brainalign._lazy import lazy_api
 
@@ -9,6 +10,7 @@ _API = {
     "write_npz": "files",
     "read_npz": "files",
     "write_json": "files",
+    "sha256_file": "hashing",
 }
 
 __all__ = list(_API)

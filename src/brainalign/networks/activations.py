@@ -10,18 +10,12 @@ from PIL import Image
 from torch import nn
 
 from brainalign.networks.architectures import relu_modules
+from brainalign.networks.device import pick_device
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "preprocess", "extract_activations", "pick_device"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "preprocess", "extract_activations"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``"auto"`` gives CUDA when available, else CPU; otherwise ``torch.device(device)``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def preprocess(

@@ -15,33 +15,33 @@ rule) or *trained* (weights from a file):
 Recorded layers are the outputs of the 7 ``nn.ReLU`` modules in ``features`` (5 conv) and
 ``classifier`` (2 fc), named ``conv1 … conv5, fc6, fc7``.
 
-To add a network, register a :class:`NetworkSpec` in :data:`NETWORKS`.
+To add a network, register it in :mod:`brainalign.networks.registry` (name and weights file)
+and a :class:`~brainalign.networks.registry.NetworkSpec` in :data:`NETWORKS`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from brainalign.networks.registry import (
+    KNOWN_NETWORKS,
+    LAYER_NAMES,
+    TRAININGS,
+    WEIGHTS,
+    NetworkSpec,
+)
+from brainalign.networks.weights import load_weights_into
+
 __all__ = [
-    "LAYER_NAMES",
     "NETWORKS",
-    "TRAININGS",
-    "NetworkSpec",
     "DeepClusterAlexNet",
     "build_network",
     "relu_modules",
-    "parse_condition",
 ]
-
-#: Names of the 7 recorded ReLU outputs, in network order.
-LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
-#: Training regimes a condition may have.
-TRAININGS = ("trained", "untrained")
 
 _DC_CFG = [
     (96, 11, 4, 2),
@@ -158,88 +158,27 @@ def _torchvision_alexnet(width: float = 1.0) -> nn.Module:
     return alexnet(weights=None)
 
 
-@dataclass(frozen=True)
-class NetworkSpec:
-    """A network the workflow can extract activations from.
-
-    Attributes
-    ----------
-    name : str
-        Config name (``networks`` / ``conditions`` entries use it).
-    description : str
-        One line for tables and reports.
-    build : callable
-        ``build(width) -> nn.Module`` creating a freshly initialised model; called under a
-        seeded torch RNG.
-    weights_file : str
-        File name the trained weights usually have.
-    weights_source : str
-        Where to obtain the trained weights (URL or instructions).
-    """
-
-    name: str
-    description: str
-    build: Callable[[float], nn.Module]
-    weights_file: str
-    weights_source: str
+def _spec(name: str, description: str, build: Callable[[float], nn.Module]) -> NetworkSpec:
+    weights = WEIGHTS[name]
+    return NetworkSpec(name, description, build, weights.file, weights.source)
 
 
 #: Registered networks by config name.
 NETWORKS: dict[str, NetworkSpec] = {
-    "alexnet": NetworkSpec(
-        "alexnet",
-        "standard AlexNet (torchvision)",
-        _torchvision_alexnet,
-        "alexnet-owt-7be5be79.pth",
-        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    ),
-    "deepcluster": NetworkSpec(
+    "alexnet": _spec("alexnet", "standard AlexNet (torchvision)", _torchvision_alexnet),
+    "deepcluster": _spec(
         "deepcluster",
         "DeepCluster AlexNet (Sobel + BatchNorm, unsupervised, 10,000-way top)",
         lambda width=1.0: DeepClusterAlexNet(10000, sobel=True, bn=True, width=width),
-        "checkpoint.pth.tar",
-        "https://dl.fbaipublicfiles.com/deepcluster/alexnet/checkpoint.pth.tar "
-        "(or the Cusack lab's deepcluster_checkpoint_dc.pth.tar from "
-        "s3://cusacklab/2020ICLR_BAICS_ATRC_opendata/)",
     ),
-    "modified_alexnet": NetworkSpec(
+    "modified_alexnet": _spec(
         "modified_alexnet",
         "modified AlexNet (Sobel + BatchNorm, supervised, 1,000-way top)",
         lambda width=1.0: DeepClusterAlexNet(1000, sobel=True, bn=True, width=width),
-        "modified_alexnet_checkpoint_27.pth.tar",
-        "s3://cusacklab/2020ICLR_BAICS_ATRC_opendata/modified_alexnet_checkpoint_27.pth.tar",
     ),
 }
-
-
-def parse_condition(condition: str) -> tuple[str, str]:
-    """Split a condition id ``"<network>_<training>"`` into its parts.
-
-    Parameters
-    ----------
-    condition : str
-        e.g. ``"deepcluster_untrained"``.
-
-    Returns
-    -------
-    (network, training) : tuple of str
-
-    Raises
-    ------
-    ValueError
-        If the network is not registered or the training is not trained/untrained.
-    """
-    network, _, training = condition.rpartition("_")
-    if training not in TRAININGS or not network:
-        raise ValueError(
-            f"condition {condition!r} must be '<network>_trained' or '<network>_untrained'"
-        )
-    if network not in NETWORKS:
-        raise ValueError(
-            f"unknown network {network!r} in condition {condition!r}; "
-            f"known networks: {sorted(NETWORKS)}"
-        )
-    return network, training
+if tuple(NETWORKS) != KNOWN_NETWORKS:
+    raise RuntimeError(f"NETWORKS has {tuple(NETWORKS)}, registry.KNOWN_NETWORKS {KNOWN_NETWORKS}")
 
 
 def build_network(
@@ -282,8 +221,6 @@ def build_network(
         torch.manual_seed(seed)
         model = spec.build(width)
     if training == "trained":
-        from brainalign.networks.weights import load_weights_into
-
         load_weights_into(model, name, weights, allow_unsafe_pickle=allow_unsafe_pickle)
     return model.eval()
 

@@ -18,7 +18,6 @@ came precomputed; this metric is the documented default, see ``methods.md`` §2.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from torch import nn
+
+from brainalign.io.hashing import sha256_file
 
 __all__ = [
     "LAYERS",
@@ -189,14 +190,6 @@ def encoder_file_for_task(weights_dir: str | Path, task: str) -> Path:
     return hits[0]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_encoder(path: str | Path, *, verify_hash: bool = True) -> TaskonomyEncoder:
     """Encoder with the weights of ``{task}_encoder-<sha256>.pth`` (strict load, CPU, eval mode).
 
@@ -206,7 +199,7 @@ def load_encoder(path: str | Path, *, verify_hash: bool = True) -> TaskonomyEnco
     p = Path(path)
     _, sha = parse_encoder_filename(p.name)
     if verify_hash:
-        digest = _sha256(p)
+        digest = sha256_file(p)
         if not digest.startswith(sha):
             raise ValueError(f"{p.name}: SHA-256 {digest[:16]}... does not match the file name")
     ckpt = torch.load(p, map_location="cpu", weights_only=True)

@@ -23,7 +23,6 @@ with :class:`UnsafeCheckpointError` unless the caller opts in for that file
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import re
@@ -35,6 +34,9 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from brainalign.io.hashing import sha256_file
+from brainalign.networks.registry import WEIGHTS
 
 __all__ = [
     "TORCHVISION_ALEXNET_FILE",
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 #: File name of torchvision's ImageNet AlexNet weights (IMAGENET1K_V1).
-TORCHVISION_ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
+TORCHVISION_ALEXNET_FILE = WEIGHTS["alexnet"].file
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
 
 
@@ -96,22 +98,16 @@ def hub_cache_path(filename: str = TORCHVISION_ALEXNET_FILE) -> Path:
 
 
 def _sha256_startswith(path: Path, prefix: str) -> bool:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest().startswith(prefix)
+    return sha256_file(path).startswith(prefix)
 
 
 def _missing_message(network: str, tried: list[Path], configured: str | None) -> str:
-    from brainalign.networks.architectures import NETWORKS
-
-    spec = NETWORKS[network]
-    place = configured or f"resources/weights/{spec.weights_file}"
+    info = WEIGHTS[network]
+    place = configured or f"resources/weights/{info.file}"
     where = ", ".join(str(p) for p in tried) if tried else "(no path configured)"
     return (
         f"trained weights for network {network!r} not found (looked at {where}). Expected "
-        f"the file {spec.weights_file!r}; get it from {spec.weights_source} and place it at "
+        f"the file {info.file!r}; get it from {info.source} and place it at "
         f"{Path(place).resolve()}, or set networks.weights.{network} in the config to its "
         f"path. Files listed in resources/registry.yaml can be fetched and verified with "
         f"`python -m brainalign.pipeline.download fetch <name>`."
@@ -124,7 +120,7 @@ def resolve_weights_path(network: str, path: str | os.PathLike | None = None) ->
     Parameters
     ----------
     network : str
-        A key of :data:`brainalign.networks.architectures.NETWORKS`.
+        A key of :data:`brainalign.networks.registry.WEIGHTS` (a registered network).
     path : path-like, optional
         The configured file. Used when it exists.
 
@@ -142,19 +138,17 @@ def resolve_weights_path(network: str, path: str | os.PathLike | None = None) ->
     ValueError
         A hub-cache copy whose hash does not match its name.
     """
-    from brainalign.networks.architectures import NETWORKS
-
-    if network not in NETWORKS:
-        raise ValueError(f"unknown network {network!r}; known networks: {sorted(NETWORKS)}")
+    if network not in WEIGHTS:
+        raise ValueError(f"unknown network {network!r}; known networks: {sorted(WEIGHTS)}")
     tried: list[Path] = []
     if path:
         p = Path(path)
         if p.is_file():
             return p
         tried.append(p)
-    spec = NETWORKS[network]
-    if network == "alexnet" and (not path or Path(path).name == spec.weights_file):
-        cached = hub_cache_path(spec.weights_file)
+    info = WEIGHTS[network]
+    if network == "alexnet" and (not path or Path(path).name == info.file):
+        cached = hub_cache_path(info.file)
         if cached.is_file():
             m = _HASH_IN_NAME.search(cached.name)
             if m and not _sha256_startswith(cached, m.group(1)):
@@ -288,13 +282,6 @@ def load_state_dict(
     return strip_prefixes(obj)
 
 
-_EXPECTED_FAMILY = {
-    "alexnet": "torchvision_alexnet",
-    "deepcluster": "deepcluster_alexnet",
-    "modified_alexnet": "deepcluster_alexnet",
-}
-
-
 def load_weights_into(
     model: nn.Module,
     network: str,
@@ -330,8 +317,8 @@ def load_weights_into(
     file = resolve_weights_path(network, path)
     state = load_state_dict(file, allow_unsafe_pickle=allow_unsafe_pickle)
     info = inspect_state_dict(state)
-    expected = _EXPECTED_FAMILY.get(network)
-    if expected and info.family != expected:
+    expected = WEIGHTS[network].family
+    if info.family != expected:
         raise ValueError(
             f"{file}: looks like a {info.family.replace('_', ' ')} checkpoint, but "
             f"network {network!r} needs a {expected.replace('_', ' ')} one"

@@ -1,25 +1,134 @@
-"""Configuration: JSON-schema validation with defaults, semantic checks, seeds and hashes."""
+"""Configuration: how config files compose, JSON-schema validation with defaults, shared checks.
+
+One contract for every study (``workflow/schemas/config.schema.yaml``): shared keys at the top
+(``seed``, ``networks``, ``rdm``, ``download``) and one block per study, named by its id. A study
+runs when its block is present and ``enabled`` is not false.
+
+How files compose (:func:`compose_config`), so that a ``--configfile`` does what its writer
+means:
+
+* the workflow's ``config.yaml`` is the base;
+* an overlay (``--configfile``) that names a study block **replaces that block whole** (keys it
+  leaves out get the study schema's defaults, never the base's values) and **runs only the
+  studies the overlays name**;
+* an overlay that names no study block changes shared keys only (dicts merge, other values
+  replace) and keeps the base's studies;
+* ``--config key=value`` settings merge last, into whatever is there.
+"""
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from brainalign.networks.registry import KNOWN_NETWORKS, TRAININGS
 from brainalign.pipeline.seeds import config_hash, derive_seed
 
-__all__ = ["ConfigError", "validate_config", "derive_seed", "config_hash", "SCHEMA_PATH"]
+__all__ = [
+    "STUDIES",
+    "ConfigError",
+    "SCHEMA_PATH",
+    "compose_config",
+    "config_hash",
+    "derive_seed",
+    "enabled_studies",
+    "fill_defaults",
+    "load_config_file",
+    "check_networks",
+    "validate_config",
+]
 
 #: The main schema shipped with the workflow.
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+
+#: Study ids, in the order the workflow includes them (each has a block in the schema, a package
+#: ``brainalign.studies.<id>`` and a rule folder ``workflow/rules/<id>/``).
+STUDIES = ("truzzi2020", "dwivedi2021")
 
 
 class ConfigError(ValueError):
     """An invalid configuration value; the message names the key."""
+
+
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML config file; an empty file is ``{}``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file (and line) when it is not YAML or not a mapping.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {str(path)!r}{where}: not valid YAML ({err})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r}: must hold a mapping of keys, not {data!r}")
+    return data
+
+
+def _merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """Deep-merge ``new`` into ``into`` (dicts merge, other values replace), as Snakemake does."""
+    for key, val in new.items():
+        if isinstance(val, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], val)
+        else:
+            into[key] = copy.deepcopy(val)
+
+
+def compose_config(
+    base: Mapping[str, Any],
+    overlays: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The configuration the user means, from the base config, overlays and ``--config``.
+
+    Parameters
+    ----------
+    base : mapping
+        The workflow's ``config.yaml``.
+    overlays : sequence of (name, mapping)
+        ``--configfile`` files in order, with their names (for messages).
+    settings : mapping, optional
+        ``--config key=value`` settings.
+
+    Returns
+    -------
+    config : dict
+        Not yet validated.
+    origin : dict
+        Study id -> the file its block came from.
+    """
+    cfg = copy.deepcopy(dict(base))
+    origin = {s: "config.yaml" for s in STUDIES if s in cfg}
+    if any(s in ov for _, ov in overlays for s in STUDIES):
+        for s in STUDIES:
+            cfg.pop(s, None)
+        origin = {}
+    for name, overlay in overlays:
+        for key, val in overlay.items():
+            block = {} if key in STUDIES and val is None else val
+            if key in STUDIES and key not in origin:
+                cfg[key] = copy.deepcopy(block)
+                origin[key] = name
+            else:
+                _merge(cfg, {key: block})
+    _merge(cfg, settings or {})
+    return cfg, origin
+
+
+def enabled_studies(cfg: Mapping[str, Any]) -> list[str]:
+    """Ids of the studies that run: block present and ``enabled`` not false."""
+    return [s for s in STUDIES if isinstance(cfg.get(s), Mapping) and cfg[s].get("enabled", True)]
 
 
 def _load_schema(path: str | os.PathLike) -> dict[str, Any]:
@@ -35,6 +144,8 @@ def _resolve_refs(node: Any, base: Path) -> Any:
         if isinstance(ref, str) and not ref.startswith("#"):
             sub = yaml.safe_load((base / ref).read_text())
             sub.pop("$schema", None)
+            if "description" in node:
+                sub["description"] = node["description"]
             return _resolve_refs(sub, base)
         return {k: _resolve_refs(v, base) for k, v in node.items()}
     if isinstance(node, list):
@@ -42,14 +153,26 @@ def _resolve_refs(node: Any, base: Path) -> Any:
     return node
 
 
-def _fill_defaults(instance: Any, schema: Mapping[str, Any]) -> None:
-    if not isinstance(instance, dict) or schema.get("type") != "object":
-        return
-    for key, sub in schema.get("properties", {}).items():
+def fill_defaults(instance: Any, schema: Mapping[str, Any]) -> Any:
+    """Fill JSON-schema ``default`` values into ``instance`` in place.
+
+    Walks ``properties`` and object-valued ``additionalProperties`` (e.g. the named studies of
+    the functional-maps block).
+    """
+    if not isinstance(instance, dict):
+        return instance
+    props = schema.get("properties", {})
+    for key, sub in props.items():
         if key not in instance and "default" in sub:
             instance[key] = copy.deepcopy(sub["default"])
         if key in instance:
-            _fill_defaults(instance[key], sub)
+            fill_defaults(instance[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, val in instance.items():
+            if key not in props:
+                fill_defaults(val, extra)
+    return instance
 
 
 def _where(path: Any) -> str:
@@ -61,6 +184,8 @@ def validate_config(
     config: Mapping[str, Any], schema_path: str | os.PathLike = SCHEMA_PATH
 ) -> dict[str, Any]:
     """Validate ``config`` against the JSON schema (draft 2020-12) and fill in defaults.
+
+    Study blocks given as ``null`` count as present (``{}``).
 
     Parameters
     ----------
@@ -76,14 +201,17 @@ def validate_config(
     ------
     ConfigError
         One message naming the offending key and value, e.g.
-        ``config key 'comparison.permutations': 0 is less than the minimum of 1``.
+        ``config key 'truzzi2020.comparison.permutations': 0 is less than the minimum of 1``.
     """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
     schema = _load_schema(schema_path)
     cfg = copy.deepcopy(dict(config))
-    _fill_defaults(cfg, schema)
+    for s in STUDIES:
+        if s in cfg and cfg[s] is None:
+            cfg[s] = {}
+    fill_defaults(cfg, schema)
     validator = Draft202012Validator(schema)
     error = best_match(validator.iter_errors(cfg))
     if error is not None:
@@ -99,48 +227,33 @@ def validate_config(
     return cfg
 
 
-#: Network names known to the workflow (kept here, free of torch, for config checks; must
-#: match :data:`brainalign.networks.architectures.NETWORKS`).
-KNOWN_NETWORKS = ("alexnet", "deepcluster", "modified_alexnet")
-#: Regions the synthetic study simulates.
-SYNTHETIC_REGIONS = ("EVC", "IT")
+def check_networks(cfg: dict[str, Any], conditions: Sequence[str], where: str) -> None:
+    """Shared network checks for the ``conditions`` the enabled studies use.
 
+    Every condition names a known network; trained conditions have a weights file (resolved
+    path written back into ``networks.weights``); ``allow_unsafe_pickle`` names known networks.
 
-def check_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Semantic checks the schema cannot express; returns ``cfg`` unchanged.
-
-    Checks: every condition names a known network; statistics comparisons name configured
-    conditions; trained conditions have an existing weights file; real datasets have a path
-    that exists and a known loader; synthetic regions are simulated ones.
-
-    Raises
-    ------
-    ConfigError
-        Naming the key and the offending value.
+    Parameters
+    ----------
+    cfg : dict
+        Validated config (changed in place).
+    conditions : sequence of str
+    where : str
+        Config key the conditions came from, for messages.
     """
-    from brainalign.data.loaders import LOADERS
-
-    conds = cfg["networks"]["conditions"]
-    for i, cond in enumerate(conds):
-        network = cond.rpartition("_")[0]
+    for i, cond in enumerate(conditions):
+        network, _, training = cond.rpartition("_")
+        if training not in TRAININGS:
+            raise ConfigError(
+                f"config key '{where}[{i}]': condition {cond!r} must end in _trained or "
+                "_untrained, e.g. 'alexnet_untrained'"
+            )
         if network not in KNOWN_NETWORKS:
             raise ConfigError(
-                f"config key 'networks.conditions[{i}]': unknown network "
-                f"{network!r} in condition {cond!r}; known networks: "
-                f"{list(KNOWN_NETWORKS)}"
+                f"config key '{where}[{i}]': unknown network {network!r} in condition "
+                f"{cond!r}; known networks: {list(KNOWN_NETWORKS)}"
             )
-    for i, pair in enumerate(cfg.get("statistics", {}).get("comparisons", [])):
-        for c in pair:
-            if c not in conds:
-                raise ConfigError(
-                    f"config key 'statistics.comparisons[{i}]': condition {c!r} "
-                    f"is not in networks.conditions {conds}"
-                )
-        if pair[0] == pair[1]:
-            raise ConfigError(
-                f"config key 'statistics.comparisons[{i}]': compares {pair[0]!r} with itself"
-            )
-    for cond in conds:
+    for cond in conditions:
         network, _, training = cond.rpartition("_")
         if training == "trained":
             from brainalign.networks.weights import WeightsNotFoundError, resolve_weights_path
@@ -156,24 +269,3 @@ def check_config(cfg: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(
                 f"config key 'networks.allow_unsafe_pickle': unknown network {name!r}"
             )
-    ds = cfg["dataset"]
-    if ds["kind"] not in LOADERS:
-        raise ConfigError(
-            f"config key 'dataset.kind': unknown dataset kind {ds['kind']!r}; "
-            f"known kinds: {sorted(LOADERS)}"
-        )
-    if ds["kind"] == "synthetic":
-        bad = [r for r in ds["regions"] if r not in SYNTHETIC_REGIONS]
-        if bad:
-            raise ConfigError(
-                f"config key 'dataset.regions': the synthetic study simulates "
-                f"{list(SYNTHETIC_REGIONS)}, not {bad}"
-            )
-    else:
-        if not ds.get("path"):
-            raise ConfigError(
-                f"config key 'dataset.path': required for dataset kind {ds['kind']!r}"
-            )
-        if not Path(ds["path"]).exists():
-            raise ConfigError(f"config key 'dataset.path': {ds['path']!r} does not exist")
-    return cfg

@@ -11,242 +11,66 @@ Rules every download follows
 * **Offline** (``offline=True``, ``BRAINALIGN_OFFLINE=1``, or no network) with the file missing:
   one :class:`OfflineError` naming the URL and the exact path to place the file at.
 * **Archives are extracted safely**: a member with an absolute path, a ``..`` component, or a
-  link/device type is refused before anything is written (:func:`safe_extract`).
+  link/device type is refused before anything is written (see :mod:`.archives`).
 
 Verification (:func:`verify_file`) uses the strongest information the registry has: the full
 SHA-256; else a SHA-256 prefix (the torch.hub file-name convention) and the size if known; else
 the size; else the file is accepted with a warning that prints its SHA-256 (so it can be pinned).
 
-The module needs only the standard library (and PyYAML to read the registry), so the download
-rules can run it as a script (``python src/brainalign/download.py fetch NAME``) in a small env.
+This module and its siblings :mod:`.registry` (entries, errors) and :mod:`.archives` need only
+the standard library and PyYAML, so the download rules can run it as a script in a small env
+(``python src/brainalign/pipeline/download.py fetch NAME``; or ``python -m`` this module).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import http.client
 import json
 import os
 import re
 import shlex
-import shutil
-import stat
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
 import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+if not __package__:  # run or loaded by file path (the download rules): use this source tree
+    _SRC = str(Path(__file__).resolve().parents[2])
+    if _SRC not in sys.path:
+        sys.path.insert(0, _SRC)
+
+from brainalign.io.hashing import sha256_file  # noqa: E402
+from brainalign.pipeline.archives import extract_resource  # noqa: E402
+from brainalign.pipeline.registry import (  # noqa: E402
+    CHUNK_SIZE,
+    DEFAULT_REGISTRY,
+    ChecksumError,
+    DownloadError,
+    OfflineError,
+    Resource,
+    get_resource,
+    load_registry,
+)
+
 __all__ = [
-    "DEFAULT_REGISTRY",
-    "DownloadError",
-    "OfflineError",
-    "ChecksumError",
-    "UnsafeArchiveError",
-    "Resource",
-    "load_registry",
     "sha256sum",
     "verify_file",
     "fetch",
-    "safe_extract",
-    "extract_resource",
     "is_offline",
     "RuleHelper",
     "main",
 ]
 
-#: The registry shipped with the project (``<repo>/resources/registry.yaml``).
-DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "resources" / "registry.yaml"
-_CHUNK = 1 << 20
-_HEX = re.compile(r"^[0-9a-f]+$")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
-
-class DownloadError(RuntimeError):
-    """A download failed (HTTP error, interrupted transfer, no URL)."""
-
-
-class OfflineError(DownloadError):
-    """The file is missing and cannot be downloaded (offline or no network)."""
-
-
-class ChecksumError(DownloadError):
-    """A file does not match the registry's hash or size."""
-
-
-class UnsafeArchiveError(DownloadError):
-    """An archive member would land outside the target folder or is a link/device."""
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One registry entry.
-
-    Attributes
-    ----------
-    name : str
-    url : str or None
-        None when no direct URL is known (the file must be placed by hand).
-    path : str
-        Target path relative to the resources root.
-    description : str
-    sha256, sha256_prefix : str or None
-        Full hash, or its leading hex digits when only those are known.
-    size : int or None
-        Exact size in bytes.
-    page : str or None
-        Human-readable page about the file.
-    extract_to : str or None
-        Archives: folder relative to the root to extract into.
-    group : str or None
-    """
-
-    name: str
-    url: str | None
-    path: str
-    description: str
-    sha256: str | None = None
-    sha256_prefix: str | None = None
-    size: int | None = None
-    page: str | None = None
-    extract_to: str | None = None
-    group: str | None = None
-
-    def target(self, root: str | os.PathLike) -> Path:
-        """Absolute-or-relative target path ``root / path``."""
-        return Path(root) / self.path
-
-    @property
-    def verification(self) -> str:
-        """How a file is verified: ``sha256``, ``sha256-prefix``, ``size`` or ``none``."""
-        if self.sha256:
-            return "sha256"
-        if self.sha256_prefix:
-            return "sha256-prefix"
-        if self.size is not None:
-            return "size"
-        return "none"
-
-
-def _check_entry(name: str, raw: Mapping[str, Any], source: Path) -> Resource:
-    where = f"{source}: entry {name!r}"
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{where} must be a mapping, got {type(raw).__name__}")
-    if not _NAME.match(name):
-        raise ValueError(f"{where}: names may hold letters, digits, '_', '.', '-' only")
-    allowed = {
-        "url",
-        "path",
-        "description",
-        "sha256",
-        "sha256_prefix",
-        "size",
-        "page",
-        "extract_to",
-        "group",
-    }
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
-    for key in ("path", "description"):
-        if not raw.get(key):
-            raise ValueError(f"{where}: {key!r} is required")
-    url = raw.get("url")
-    if url is not None and not re.match(r"^https?://", str(url)):
-        raise ValueError(f"{where}: url must start with http:// or https://, got {url!r}")
-    for key, length in (("sha256", 64), ("sha256_prefix", None)):
-        value = raw.get(key)
-        if value is None:
-            continue
-        value = str(value).lower()
-        if not _HEX.match(value) or (length and len(value) != length) or len(value) < 8:
-            raise ValueError(
-                f"{where}: {key} must be {length or 'at least 8'} hex digits, got {raw.get(key)!r}"
-            )
-    size = raw.get("size")
-    if size is not None and (not isinstance(size, int) or size < 0):
-        raise ValueError(f"{where}: size must be a non-negative integer, got {size!r}")
-    for key in ("path", "extract_to"):
-        value = raw.get(key)
-        if value is not None and not _is_safe_relative(str(value)):
-            raise ValueError(f"{where}: {key} must be a relative path without '..', got {value!r}")
-    return Resource(
-        name=name,
-        url=url,
-        path=str(raw["path"]),
-        description=str(raw["description"]),
-        sha256=str(raw["sha256"]).lower() if raw.get("sha256") else None,
-        sha256_prefix=str(raw["sha256_prefix"]).lower() if raw.get("sha256_prefix") else None,
-        size=size,
-        page=raw.get("page"),
-        extract_to=raw.get("extract_to"),
-        group=raw.get("group"),
-    )
-
-
-def load_registry(path: str | os.PathLike = DEFAULT_REGISTRY) -> dict[str, Resource]:
-    """Read and validate a registry file.
-
-    Parameters
-    ----------
-    path : path-like
-        YAML mapping ``name -> {url, path, description, sha256, sha256_prefix, size, page,
-        extract_to, group}``.
-
-    Returns
-    -------
-    dict of str to Resource
-        In file order.
-
-    Raises
-    ------
-    ValueError
-        Naming the file and entry for any malformed field or duplicate target path.
-    """
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"download registry not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: the registry must be a mapping of name -> entry")
-    out: dict[str, Resource] = {}
-    seen: dict[str, str] = {}
-    for name, raw in data.items():
-        res = _check_entry(str(name), raw, path)
-        if res.path in seen:
-            raise ValueError(
-                f"{path}: entries {seen[res.path]!r} and {name!r} share the "
-                f"target path {res.path!r}"
-            )
-        seen[res.path] = res.name
-        out[res.name] = res
-    return out
-
-
-def _get(registry: Mapping[str, Resource], name: str) -> Resource:
-    if name not in registry:
-        raise KeyError(f"no resource {name!r} in the registry; known: {sorted(registry)}")
-    return registry[name]
-
-
-def sha256sum(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: The registry's name for :func:`brainalign.io.hashing.sha256_file` (kept for callers).
+sha256sum = sha256_file
 
 
 def verify_file(path: str | os.PathLike, resource: Resource) -> dict[str, Any]:
@@ -271,7 +95,7 @@ def verify_file(path: str | os.PathLike, resource: Resource) -> dict[str, Any]:
     """
     path = Path(path)
     size = path.stat().st_size
-    digest = sha256sum(path)
+    digest = sha256_file(path)
     if resource.size is not None and size != resource.size:
         raise ChecksumError(
             f"{path.resolve()}: size {size} bytes does not match the registry entry "
@@ -343,7 +167,7 @@ def _download_to(url: str, dest: Path, timeout: float) -> int:
         expected = int(expected) if expected and expected.isdigit() else None
         got = 0
         while True:
-            chunk = resp.read(_CHUNK)
+            chunk = resp.read(CHUNK_SIZE)
             if not chunk:
                 break
             out.write(chunk)
@@ -403,7 +227,7 @@ def fetch(
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(resource, str):
         reg = registry if registry is not None else load_registry()
-        resource = _get(reg, resource)
+        resource = get_resource(reg, resource)
     if root is None:
         root = DEFAULT_REGISTRY.parent
     target = resource.target(root)
@@ -468,130 +292,6 @@ def fetch(
     )
 
 
-# --- archives -----------------------------------------------------------------------------
-
-
-def _is_safe_relative(name: str) -> bool:
-    name = name.replace("\\", "/")
-    if not name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return False
-    return ".." not in PurePosixPath(name).parts
-
-
-def _zip_members(zf: zipfile.ZipFile, archive: Path) -> list[tuple[zipfile.ZipInfo, str]]:
-    out = []
-    for info in zf.infolist():
-        name = info.filename
-        if not _is_safe_relative(name):
-            raise UnsafeArchiveError(
-                f"{archive}: member {name!r} would be written outside the "
-                f"target folder (absolute path or '..'); refusing to "
-                f"extract"
-            )
-        mode = (info.external_attr >> 16) & 0o170000
-        if mode and mode not in (stat.S_IFREG, stat.S_IFDIR):
-            raise UnsafeArchiveError(
-                f"{archive}: member {name!r} is a symlink or special file; refusing to extract"
-            )
-        out.append((info, name.replace("\\", "/")))
-    return out
-
-
-def _tar_members(tf: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
-    out = []
-    for m in tf.getmembers():
-        if not _is_safe_relative(m.name):
-            raise UnsafeArchiveError(
-                f"{archive}: member {m.name!r} would be written outside "
-                f"the target folder (absolute path or '..'); refusing to "
-                f"extract"
-            )
-        if not (m.isfile() or m.isdir()):
-            raise UnsafeArchiveError(
-                f"{archive}: member {m.name!r} is a link or special file; refusing to extract"
-            )
-        out.append(m)
-    return out
-
-
-def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
-    """Extract a zip or tar archive into ``dest``, refusing unsafe members.
-
-    Every member is checked before anything is written: absolute paths, ``..`` components,
-    drive letters, symlinks, hard links and device files raise :class:`UnsafeArchiveError`.
-    The archive is unpacked into a temporary folder next to ``dest``; each top-level entry is
-    then moved into ``dest`` (an existing entry of the same name is replaced).
-
-    Parameters
-    ----------
-    archive : path-like
-        ``.zip`` or any tar format :mod:`tarfile` reads.
-    dest : path-like
-
-    Returns
-    -------
-    list of str
-        Member names (POSIX), in archive order.
-    """
-    archive, dest = Path(archive), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract.", dir=dest.parent))
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                members = _zip_members(zf, archive)
-                for info, name in members:
-                    out = staging / name
-                    if not out.resolve().is_relative_to(staging.resolve()):
-                        raise UnsafeArchiveError(
-                            f"{archive}: member {name!r} escapes the target folder"
-                        )
-                    if info.is_dir():
-                        out.mkdir(parents=True, exist_ok=True)
-                        continue
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(out, "wb") as fh:
-                        shutil.copyfileobj(src, fh, _CHUNK)
-                names = [name for _, name in members]
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                members = _tar_members(tf, archive)
-                for m in members:
-                    out = staging / m.name
-                    if not out.resolve().is_relative_to(staging.resolve()):
-                        raise UnsafeArchiveError(
-                            f"{archive}: member {m.name!r} escapes the target folder"
-                        )
-                    if m.isdir():
-                        out.mkdir(parents=True, exist_ok=True)
-                        continue
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    src = tf.extractfile(m)
-                    assert src is not None
-                    with src, open(out, "wb") as fh:
-                        shutil.copyfileobj(src, fh, _CHUNK)
-                names = [m.name for m in members]
-        else:
-            raise DownloadError(f"{archive}: not a zip or tar archive")
-        for entry in sorted(staging.iterdir()):
-            final = dest / entry.name
-            if final.is_dir() and not final.is_symlink():
-                shutil.rmtree(final)
-            elif final.exists() or final.is_symlink():
-                final.unlink()
-            os.replace(entry, final)
-        return names
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def extract_resource(resource: Resource, root: str | os.PathLike) -> list[str]:
-    """Extract an archive entry's file into its ``extract_to`` folder (under ``root``)."""
-    if not resource.extract_to:
-        raise ValueError(f"registry entry {resource.name!r} has no extract_to")
-    return safe_extract(resource.target(root), Path(root) / resource.extract_to)
-
-
 # --- Snakemake helper -----------------------------------------------------------------------
 
 
@@ -640,11 +340,11 @@ class RuleHelper:
 
     def path(self, name: str) -> str:
         """Target path of entry ``name`` under the root."""
-        return f"{self.root}/{_get(self.registry, name).path}"
+        return f"{self.root}/{get_resource(self.registry, name).path}"
 
     def stamp(self, name: str) -> str:
         """Verification record of entry ``name``."""
-        return f"{self.root}/.verified/{_get(self.registry, name).path}.json"
+        return f"{self.root}/.verified/{get_resource(self.registry, name).path}.json"
 
     def inputs(self, name: str) -> list[str]:
         """The file of entry ``name`` plus its verification record (use as rule input)."""
@@ -726,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                 state = "present" if res.target(root).is_file() else "missing"
                 print(f"{res.name:32s} {state:8s} {res.verification:14s} {res.target(root)}")
             return 0
-        res = _get(registry, args.name)
+        res = get_resource(registry, args.name)
         if args.cmd == "fetch":
             target = fetch(
                 res, root, url=args.url or None, offline=args.offline, timeout=args.timeout

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from brainalign.io.hashing import sha256_file
 from brainalign.pipeline.seeds import config_hash
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "hash_files",
     "provenance_fields",
     "with_provenance",
+    "rule_provenance",
 ]
 
 #: Columns appended to every result table.
@@ -53,14 +55,6 @@ def versions_string() -> str:
     return ";".join(f"{k}={v}" for k, v in versions().items())
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def hash_files(paths: Iterable[str | os.PathLike]) -> tuple[str, dict[str, str]]:
     """SHA-256 of each file (folders are walked) and one combined digest.
 
@@ -76,7 +70,7 @@ def hash_files(paths: Iterable[str | os.PathLike]) -> tuple[str, dict[str, str]]
         p = Path(p)
         files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
         for f in files:
-            per_file[f.relative_to(p.parent).as_posix()] = _file_digest(f)
+            per_file[f.relative_to(p.parent).as_posix()] = sha256_file(f)
     blob = "\n".join(f"{k}:{v}" for k, v in sorted(per_file.items())).encode()
     return hashlib.sha256(blob).hexdigest(), per_file
 
@@ -110,3 +104,14 @@ def with_provenance(df: pd.DataFrame, fields: Mapping[str, Any]) -> pd.DataFrame
     for key in PROVENANCE_COLUMNS:
         out[key] = fields[key]
     return out
+
+
+def rule_provenance(
+    config: Mapping[str, Any], inputs: Iterable[str | os.PathLike], rule_seed: int | None = None
+) -> dict[str, Any]:
+    """Provenance columns for a rule whose data are ``inputs`` (files or folders, hashed).
+
+    For studies without a prepared ``dataset.json``: ``dataset_sha256`` is the combined digest
+    of the rule's input files (:func:`hash_files`).
+    """
+    return provenance_fields(config, hash_files(inputs)[0], rule_seed)

@@ -1,15 +1,26 @@
 """Representational similarity analysis: condensed form, RDMs, comparison statistics, Mantel
-tests, noise ceilings and RDM regression."""
+tests, noise ceilings, RDM regression and variance partitioning.
+
+The validated square -> condensed conversion is :func:`brainalign.rsa.condensed.condensed`
+(the package attribute ``condensed`` is that module).
+"""
 
 from brainalign._lazy import lazy_api
 
 _API = {
+    "SYMMETRY_RTOL": "condensed",
+    "as_condensed": "condensed",
+    "as_square": "condensed",
+    "check_square_rdm": "condensed",
+    "condensed_index_pairs": "condensed",
+    "is_square_rdm": "condensed",
+    "n_conditions_from_pairs": "condensed",
+    "pair_index": "condensed",
+    "rdm_to_vector": "condensed",
+    "vector_to_rdm": "condensed",
     "METHODS": "compare",
     "compare_rdms": "compare",
-    "condensed": "compare",
     "check_method": "compare",
-    "as_condensed": "compare",
-    "as_square": "compare",
     "ALTERNATIVES": "mantel",
     "MantelResult": "mantel",
     "draw_permutations": "mantel",
@@ -28,23 +39,23 @@ _API = {
     "validate_rdm": "rdm",
     "validate_rdm_stack": "rdm",
     "symmetrize_upper": "rdm",
-    "OLSFit": "regression",
-    "DesignBases": "regression",
-    "adjusted_r2": "regression",
-    "clip_negative": "regression",
-    "condensed_index_pairs": "regression",
-    "n_conditions_from_pairs": "regression",
-    "ols_fit": "regression",
-    "orthonormal_basis": "regression",
-    "r2_score": "regression",
-    "rdm_to_vector": "regression",
-    "stack_predictors": "regression",
-    "variance_partition": "regression",
-    "variance_partition_gram": "regression",
-    "vpart2": "regression",
-    "vpart3": "regression",
-    "vpart_general": "regression",
-    "vector_to_rdm": "regression",
+    "OLSFit": "ols",
+    "DesignBases": "ols",
+    "adjusted_r2": "ols",
+    "clip_negative": "ols",
+    "ols_fit": "ols",
+    "orthonormal_basis": "ols",
+    "r2_score": "ols",
+    "stack_predictors": "ols",
+    "total_ss": "ols",
+    "PartitionPlan": "partition",
+    "partition_from_r2": "partition",
+    "union_designs": "partition",
+    "variance_partition": "partition",
+    "variance_partition_gram": "partition",
+    "vpart2": "partition",
+    "vpart3": "partition",
+    "vpart_general": "partition",
 }
 
 __all__ = list(_API)

@@ -1,8 +1,8 @@
 """RDM comparison statistics on condensed vectors.
 
 An RDM is a square ``(N, N)`` float array, symmetric with a zero diagonal; its condensed form
-is the strict upper triangle in row-major order (``np.triu_indices(N, 1)``, the order of
-:func:`scipy.spatial.distance.squareform`), a vector of ``M = N (N - 1) / 2`` pairs.
+is the strict upper triangle in row-major order, a vector of ``M = N (N - 1) / 2`` pairs (see
+:mod:`brainalign.rsa.condensed`, which validates and converts both forms).
 
 Methods (the names used everywhere in the project):
 
@@ -30,13 +30,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from brainalign.rsa import _kernels
+from brainalign.rsa.condensed import (
+    as_condensed,
+    condensed_index_pairs,
+    n_conditions_from_pairs,
+    vector_to_rdm,
+)
 
-__all__ = ["METHODS", "compare_rdms", "condensed", "check_method", "as_condensed", "as_square"]
+__all__ = ["METHODS", "compare_rdms", "check_method"]
 
 METHODS: tuple[str, ...] = ("tau_b", "tau_a", "spearman", "pearson")
-
-#: Relative tolerance (to the largest absolute entry) for symmetry and a zero diagonal.
-SYMMETRY_RTOL = 1e-10
 
 
 def check_method(method: str, allowed: tuple[str, ...] = METHODS) -> str:
@@ -46,116 +49,6 @@ def check_method(method: str, allowed: tuple[str, ...] = METHODS) -> str:
             f"unknown method {method!r}; expected one of {', '.join(repr(m) for m in allowed)}"
         )
     return method
-
-
-def _check_square(rdm: NDArray[np.float64], name: str) -> None:
-    n = rdm.shape[0]
-    if rdm.ndim != 2 or rdm.shape[1] != n:
-        raise ValueError(f"{name} must be a square (N, N) RDM, got shape {rdm.shape}")
-    if n < 3:
-        raise ValueError(f"{name} must have at least 3 items, got shape {rdm.shape}")
-    if not np.isfinite(rdm).all():
-        bad = np.argwhere(~np.isfinite(rdm))[0]
-        raise ValueError(
-            f"{name} contains non-finite values (first at {tuple(int(i) for i in bad)}: "
-            f"{rdm[tuple(bad)]!r})"
-        )
-    tol = SYMMETRY_RTOL * max(float(np.abs(rdm).max()), 1.0)
-    asym = np.abs(rdm - rdm.T)
-    if asym.max() > tol:
-        i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
-        raise ValueError(
-            f"{name} is not symmetric: {name}[{i}, {j}] = {rdm[i, j]!r} but "
-            f"{name}[{j}, {i}] = {rdm[j, i]!r}"
-        )
-    diag = np.abs(np.diagonal(rdm))
-    if diag.max() > tol:
-        i = int(np.argmax(diag))
-        raise ValueError(f"{name} must have a zero diagonal: {name}[{i}, {i}] = {rdm[i, i]!r}")
-
-
-def _as_float_array(a: ArrayLike, name: str) -> NDArray[np.float64]:
-    try:
-        arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array, got {type(a).__name__}") from exc
-    return arr
-
-
-def n_items_from_pairs(m: int, name: str = "vector") -> int:
-    """Number of items ``N`` for a condensed vector of ``m`` pairs (``ValueError`` if none)."""
-    n = int(round((1 + math.sqrt(1 + 8 * m)) / 2))
-    if n * (n - 1) // 2 != m:
-        raise ValueError(
-            f"{name} has length {m}, which is not N(N-1)/2 for any N (not a condensed RDM)"
-        )
-    return n
-
-
-def condensed(rdm: ArrayLike) -> NDArray[np.float64]:
-    """Condensed form of a square RDM.
-
-    Parameters
-    ----------
-    rdm : (N, N) array_like
-        Symmetric, finite, zero-diagonal dissimilarity matrix.
-
-    Returns
-    -------
-    (N (N - 1) / 2,) float64
-        Strict upper triangle in row-major order (same as ``squareform``).
-
-    Raises
-    ------
-    ValueError
-        If ``rdm`` is not square, has fewer than 3 items, is not finite, not symmetric or has a
-        non-zero diagonal.
-    """
-    arr = _as_float_array(rdm, "rdm")
-    if arr.ndim != 2:
-        raise ValueError(f"rdm must be a square (N, N) RDM, got shape {arr.shape}")
-    _check_square(arr, "rdm")
-    iu = np.triu_indices(arr.shape[0], 1)
-    return np.ascontiguousarray(arr[iu])
-
-
-def as_condensed(a: ArrayLike, name: str = "rdm") -> NDArray[np.float64]:
-    """Validate a square RDM or a condensed vector and return the condensed vector.
-
-    Parameters
-    ----------
-    a : (N, N) or (M,) array_like
-    name : str
-        Name used in error messages.
-
-    Returns
-    -------
-    (M,) float64
-    """
-    arr = _as_float_array(a, name)
-    if arr.ndim == 2:
-        _check_square(arr, name)
-        return np.ascontiguousarray(arr[np.triu_indices(arr.shape[0], 1)])
-    if arr.ndim == 1:
-        n_items_from_pairs(arr.size, name)
-        if arr.size < 3:
-            raise ValueError(f"{name} must have at least 3 items (3 pairs), got {arr.size} pairs")
-        if not np.isfinite(arr).all():
-            k = int(np.argmax(~np.isfinite(arr)))
-            raise ValueError(f"{name} contains non-finite values (first at [{k}]: {arr[k]!r})")
-        return np.ascontiguousarray(arr)
-    raise ValueError(f"{name} must be a square (N, N) RDM or a condensed vector, got {arr.shape}")
-
-
-def as_square(a: ArrayLike, name: str = "rdm") -> NDArray[np.float64]:
-    """Validate a square RDM or condensed vector and return the symmetric ``(N, N)`` matrix."""
-    v = as_condensed(a, name)
-    n = n_items_from_pairs(v.size, name)
-    out = np.zeros((n, n))
-    iu = np.triu_indices(n, 1)
-    out[iu] = v
-    out.T[iu] = v
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -224,7 +117,7 @@ def _groups(sorted_values: NDArray[np.float64]) -> tuple[NDArray[np.int64], int]
 def _pair_indices(n: int) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
     if n > np.iinfo(np.uint16).max:
         raise ValueError(f"RDMs with more than 65535 items are not supported, got N = {n}")
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = condensed_index_pairs(n)
     return iu.astype(np.uint16), ju.astype(np.uint16)
 
 
@@ -258,10 +151,7 @@ def kendall_permuted(v: NDArray[np.float64], n: int) -> KendallPermuted:
     hi[1:] = np.repeat(starts[1:], sizes)
     big = np.flatnonzero(sizes > 1)
     dtype = np.uint16 if m < np.iinfo(np.uint16).max else np.uint32
-    table = np.zeros((n, n), dtype=dtype)
-    iu = np.triu_indices(n, 1)
-    table[iu] = rank
-    table.T[iu] = rank
+    table = vector_to_rdm(rank, dtype=dtype)
     return KendallPermuted(table.ravel(), lo, hi, starts[big] + 1, starts[big + 1], ties)
 
 
@@ -369,7 +259,7 @@ def kendall_tau_from_s(s: NDArray[np.int64] | int, m: int, ties_a: int, ties_b: 
 
 
 def _kendall_s(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[int, int, int]:
-    n = n_items_from_pairs(a.size)
+    n = n_conditions_from_pairs(a.size)
     fixed = kendall_fixed(a, n)
     perm = kendall_permuted(b, n)
     s = kendall_s(fixed, [perm], np.arange(n, dtype=np.int64)[None, :], False)

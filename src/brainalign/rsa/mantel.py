@@ -37,7 +37,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from brainalign.rsa import _kernels
 from brainalign.rsa.compare import (
-    as_condensed,
     centred_pearson,
     centred_spearman,
     check_method,
@@ -45,7 +44,12 @@ from brainalign.rsa.compare import (
     kendall_permuted,
     kendall_s,
     kendall_tau_from_s,
-    n_items_from_pairs,
+)
+from brainalign.rsa.condensed import (
+    as_condensed,
+    condensed_index_pairs,
+    n_conditions_from_pairs,
+    vector_to_rdm,
 )
 
 __all__ = [
@@ -220,7 +224,7 @@ def _statistics(
     identity = np.arange(n, dtype=np.int64)[None, :]
     allp = np.concatenate([identity, perms]) if perms.size else identity
     m = vx.size
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = condensed_index_pairs(n)
     if method in ("tau_b", "tau_a"):
         fixed = kendall_fixed(vx, n)
         preps = [kendall_permuted(v, n) for v in vys]
@@ -232,10 +236,7 @@ def _statistics(
         centre = centred_spearman if method == "spearman" else centred_pearson
         cx = centre(vx)
         cys = [centre(v) for v in vys]
-        tabs = np.zeros((len(vys), n, n))
-        for k, c in enumerate(cys):
-            tabs[k][iu, ju] = c
-            tabs[k][ju, iu] = c
+        tabs = vector_to_rdm(np.stack(cys))
         dots = _kernels.dot_many(
             allp, iu.astype(np.uint16), ju.astype(np.uint16), cx, tabs.reshape(len(vys), -1), True
         )
@@ -252,7 +253,7 @@ def _statistics(
 
 def _prepare(x: ArrayLike, ys: list[ArrayLike] | NDArray, names: list[str]):
     vx = as_condensed(x, "x")
-    n = n_items_from_pairs(vx.size, "x")
+    n = n_conditions_from_pairs(vx.size, "x")
     vys = []
     for y, name in zip(ys, names, strict=True):
         v = as_condensed(y, name)
@@ -411,10 +412,8 @@ def partial_mantel_test(
     perms = _permutations(permutations, n, seed)
     centre = centred_spearman if method == "spearman" else centred_pearson
     cx, cy, cz = centre(vx), centre(vy), centre(vz)
-    iu, ju = np.triu_indices(n, 1)
-    tab = np.zeros((n, n), dtype=cx.dtype)
-    tab[iu, ju] = cx
-    tab[ju, iu] = cx
+    iu, ju = condensed_index_pairs(n)
+    tab = vector_to_rdm(cx)
     identity = np.arange(n, dtype=np.int64)[None, :]
     allp = np.concatenate([identity, perms]) if perms.size else identity
     with _threads(n_jobs):

@@ -3,20 +3,20 @@
 from brainalign._lazy import lazy_api
 
 _API = {
-    "GroupSearchlight": "core",
-    "Neighbourhoods": "core",
-    "group_searchlight_rdms": "core",
-    "label_neighbourhoods": "core",
-    "block_neighbourhoods": "core",
-    "blocks_to_volume": "core",
-    "centres_to_volume": "core",
-    "naive_searchlight_r2": "core",
-    "prepare_volume": "core",
-    "searchlight_r2": "core",
-    "searchlight_rdm_chunks": "core",
-    "searchlight_rdms": "core",
-    "sphere_neighbourhoods": "core",
-    "sphere_offsets": "core",
+    "GroupSearchlight": "drivers",
+    "Neighbourhoods": "neighbourhoods",
+    "group_searchlight_rdms": "drivers",
+    "label_neighbourhoods": "neighbourhoods",
+    "block_neighbourhoods": "neighbourhoods",
+    "blocks_to_volume": "neighbourhoods",
+    "centres_to_volume": "neighbourhoods",
+    "naive_searchlight_r2": "drivers",
+    "prepare_volume": "neighbourhoods",
+    "searchlight_r2": "drivers",
+    "searchlight_rdm_chunks": "drivers",
+    "searchlight_rdms": "drivers",
+    "sphere_neighbourhoods": "neighbourhoods",
+    "sphere_offsets": "neighbourhoods",
 }
 
 __all__ = list(_API)

@@ -6,8 +6,8 @@ import pytest
 from scipy.io import savemat
 from scipy.spatial.distance import pdist, squareform
 
+from brainalign import searchlight as sl
 from brainalign.data import fmaps_files as io
-from brainalign.searchlight import core as sl
 from brainalign.studies.dwivedi2021 import design
 
 N = 8  # conditions (the real data have 50)
@@ -122,17 +122,20 @@ def test_volumes_and_tables(tmp_path):
     nib.save(nib.Nifti1Image(np.zeros((4, 4, 3, 5), np.float32), aff), p3)
     with pytest.raises(ValueError, match="differs"):
         io.load_volumes([paths[0], p3])
-    import pandas as pd
-
-    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
-    out = io.write_table(df, tmp_path / "t" / "x.csv")
-    pd.testing.assert_frame_equal(io.read_table(out), df)
-    assert not list((tmp_path / "t").glob(".*tmp"))
 
 
 SCHEMA = __import__("pathlib").Path(__file__).resolve().parents[3] / (
-    "workflow/schemas/functional_maps.schema.yaml"
+    "workflow/schemas/dwivedi2021.schema.yaml"
 )
+
+
+def fmaps_block(block):
+    """The dwivedi2021 block as the workflow sees it: validated, defaults filled, checked."""
+    from brainalign.pipeline.config import validate_config
+
+    cfg = validate_config({"dwivedi2021": block})
+    design.complete_config(cfg)
+    return cfg["dwivedi2021"]
 
 
 def test_fmaps_config_defaults_and_errors():
@@ -141,7 +144,7 @@ def test_fmaps_config_defaults_and_errors():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert schema["$schema"].endswith("2020-12/schema")
 
-    def described(node, path="functional_maps"):
+    def described(node, path="dwivedi2021"):
         if isinstance(node, dict):
             for key, sub in node.get("properties", {}).items():
                 assert "description" in sub, f"{path}.{key} has no description"
@@ -150,7 +153,7 @@ def test_fmaps_config_defaults_and_errors():
                 described(node["additionalProperties"], f"{path}.*")
 
     described(schema)
-    fm = design.load_fmaps_config({}, SCHEMA)
+    fm = fmaps_block({})
     assert list(fm["studies"]) == ["simulated"]
     st = fm["studies"]["simulated"]
     assert st["simulation"]["n_subjects"] == 4 and st["models"]["layers"] == LAYERS
@@ -159,16 +162,15 @@ def test_fmaps_config_defaults_and_errors():
     assert design.studies_of(fm, ("precomputed",)) == design.NEVER_MATCH
     assert design.study_model_names(fm, "simulated")[0] == "edge2d"
     assert design.study_groups(fm, "simulated")["class_1000"] == "semantic"
-    t = design.study_targets(fm, "simulated", "results/functional_maps")
-    assert "results/functional_maps/simulated/figures/grouped_map.html" in t
+    t = design.study_targets(fm, "simulated", "results/dwivedi2021")
+    assert "results/dwivedi2021/simulated/figures/grouped_map.html" in t
     with pytest.raises(ValueError, match="n_permutations"):
-        design.load_fmaps_config({"statistics": {"n_permutations": 0}}, SCHEMA)
+        fmaps_block({"statistics": {"n_permutations": 0}})
     with pytest.raises(ValueError, match="data_dir"):
-        design.load_fmaps_config({"studies": {"x": {"source": "precomputed"}}}, SCHEMA)
+        fmaps_block({"studies": {"x": {"source": "precomputed"}}})
     with pytest.raises(ValueError, match="'rows'"):
-        design.load_fmaps_config({"statistics": {"scheme": "rows"}}, SCHEMA)
-    pre = design.load_fmaps_config({"studies": {"p": {"source": "precomputed", "data_dir": "/d"}}},
-                               SCHEMA)  # fmt: skip
+        fmaps_block({"statistics": {"scheme": "rows"}})
+    pre = fmaps_block({"studies": {"p": {"source": "precomputed", "data_dir": "/d"}}})
     assert design.study_searchlight(pre, "p")["kind"] == "blocks"
     assert design.study_model_dir(pre, "p", "r").endswith("RDM_taskonomy_bonner50")
     assert len(design.study_model_names(pre, "p")) == 19

@@ -17,7 +17,8 @@ from conftest import run_snakemake, small_config, write_config
 from scipy.io import loadmat
 
 from brainalign.io.files import read_npz
-from brainalign.studies.dwivedi2021.design import load_fmaps_config
+from brainalign.pipeline.config import validate_config
+from brainalign.studies.dwivedi2021.design import complete_config
 
 PLANTED = {1: "alexnet_untrained", 2: "deepcluster_untrained"}
 
@@ -85,15 +86,15 @@ def test_network_layers_as_functional_map_models(small_run, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(small_run, work, symlinks=True)
     cfg = small_config()
-    names = cfg["networks"]["conditions"]
+    names = cfg["truzzi2020"]["conditions"]
     assert names == list(PLANTED.values())
-    cfg["functional_maps"] = _fmaps(_volumes(work, np.random.default_rng(5)), names)
+    cfg["dwivedi2021"] = _fmaps(_volumes(work, np.random.default_rng(5)), names)
     write_config(work, cfg)
     run_snakemake(work)
 
-    res = work / "results" / "functional_maps" / "nets"
+    res = work / "results" / "dwivedi2021" / "nets"
     for cond in names:  # the model files are the main study's layer RDMs
-        rdms = read_npz(work / "results" / "small" / "rdms" / f"{cond}.npz")
+        rdms = read_npz(work / "results" / "truzzi2020" / "small" / "rdms" / f"{cond}.npz")
         layer_names = [str(x) for x in rdms["layer_names"]]
         for layer in ("conv1", "fc6"):
             got = loadmat(res / "models" / "networks" / f"{cond}_{layer}.mat")["rdm"]
@@ -112,22 +113,20 @@ def test_network_layers_as_functional_map_models(small_run, tmp_path):
 
 
 def test_networks_source_needs_names(tmp_path):
-    from conftest import REPO
-
-    schema = REPO / "workflow" / "schemas" / "functional_maps.schema.yaml"
     cfg = _fmaps({"subjects": {"s": "x.nii.gz"}}, [])
     cfg["studies"]["nets"]["models"]["names"] = None
+    full = validate_config({"dwivedi2021": cfg, "truzzi2020": {}})
     with pytest.raises(ValueError, match=r"nets\.models\.names"):
-        load_fmaps_config(cfg, schema)
+        complete_config(full)
 
 
 def test_unknown_network_condition_is_refused(small_run, tmp_path):
     cfg = small_config()
-    cfg["functional_maps"] = _fmaps(
+    cfg["dwivedi2021"] = _fmaps(
         {"subjects": {"s": str(tmp_path / "s.nii.gz")}}, ["alexnet_trainedd"]
     )
     write_config(tmp_path, cfg)
     proc = run_snakemake(tmp_path, "-n", check=False, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "functional_maps.studies.nets.models.names" in out and "alexnet_trainedd" in out
+    assert "dwivedi2021.studies.nets.models.names" in out and "alexnet_trainedd" in out

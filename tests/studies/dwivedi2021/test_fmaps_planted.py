@@ -13,9 +13,9 @@ regions must lie within the searchlight radius of one.
 import numpy as np
 import pytest
 
+from brainalign import searchlight as sl
 from brainalign.data import volumes as sv
-from brainalign.searchlight import core as sl
-from brainalign.stats import inference as inf
+from brainalign.studies.dwivedi2021 import analysis as inf
 
 RADIUS = 1.0
 N_PERM = 1000
@@ -132,21 +132,17 @@ def _fixture_data(root, n=8, seed=0):
 
 
 def fmaps_workflow(wf, cfg):
-    """A Snakefile with only the functional-maps rules and ``cfg`` in ``wf``: (wf, command, env)."""
+    """The main Snakefile on ``cfg`` (a config with only a dwivedi2021 block, so only that study
+    runs) in ``wf``: (wf, command, env)."""
     import os
 
     import yaml
 
     wf.mkdir(parents=True)
-    (wf / "Snakefile").write_text(
-        'configfile: "config.yaml"\n'
-        f'include: "{REPO}/workflow/rules/functional_maps.smk"\n\n\n'
-        "rule all:\n    input:\n        FMAPS_TARGETS,\n"
-    )
     (wf / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     snake = [str(REPO / ".venv" / "bin" / "snakemake"), "--cores", "2",
-             "--snakefile", str(wf / "Snakefile"), "--directory", str(wf)]  # fmt: skip
+             "--snakefile", str(REPO / "Snakefile"), "--directory", str(wf)]  # fmt: skip
     return wf, snake, env
 
 
@@ -158,7 +154,7 @@ def test_snakemake_rules_tiny(tmp_path):
     import yaml
 
     d, v = _fixture_data(tmp_path)
-    cfg = {"functional_maps": {
+    cfg = {"dwivedi2021": {
         "studies": {
             "tiny": {"source": "simulated", "simulation": {"n_subjects": 3, "n_conditions": 12}},
             "orig": {"source": "precomputed", "data_dir": str(d), "rois": ["hV4", "V1v"],
@@ -177,7 +173,7 @@ def test_snakemake_rules_tiny(tmp_path):
     wf, snake, env = fmaps_workflow(tmp_path / "wf", cfg)
     run = subprocess.run(snake, env=env, cwd=wf, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
-    res = wf / "results" / "functional_maps"
+    res = wf / "results" / "dwivedi2021"
     for study in ("tiny", "orig", "vols"):
         for name in ("tables/searchlight_individual.csv", "tables/searchlight_grouped.csv",
                      "tables/roi_statistics.csv", "figures/individual_map.html",
@@ -196,7 +192,7 @@ def test_snakemake_rules_tiny(tmp_path):
     dry = subprocess.run(snake + ["-n"], env=env, cwd=wf, capture_output=True, text=True,
                          timeout=300)  # fmt: skip
     assert "Nothing to be done" in dry.stdout + dry.stderr
-    cfg["functional_maps"]["statistics"]["n_permutations"] = 31
+    cfg["dwivedi2021"]["statistics"]["n_permutations"] = 31
     (wf / "config.yaml").write_text(yaml.safe_dump(cfg))
     dry = subprocess.run(snake + ["-n"], env=env, cwd=wf, capture_output=True, text=True,
                          timeout=300)  # fmt: skip

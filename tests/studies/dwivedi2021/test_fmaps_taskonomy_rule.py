@@ -37,7 +37,7 @@ def test_taskonomy_rdms_rule(tmp_path):
     sha = hashlib.sha256(tmp.read_bytes()).hexdigest()
     tmp.rename(weights / f"edge2d_encoder-{sha}.pth")
 
-    cfg = {"functional_maps": {
+    cfg = {"dwivedi2021": {
         "studies": {"tk": {
             "source": "volumes",
             "volumes": {"subjects": {f"sub-{s}": str(v / f"sub-{s}.nii.gz") for s in (1, 2, 3)},
@@ -56,7 +56,7 @@ def test_taskonomy_rdms_rule(tmp_path):
     run = subprocess.run(snake, env=env, cwd=wf, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
 
-    models = wf / "results" / "functional_maps" / "tk" / "models" / "taskonomy"
+    models = wf / "results" / "dwivedi2021" / "tk" / "models" / "taskonomy"
     feats = tk.extract_features(encoder, tk.preprocess(images), ("encoder_output",))
     expected = squareform(pdist(feats["encoder_output"], "correlation"))
     got = loadmat(models / "edge2d_encoder_output.mat")["rdm"]
@@ -65,5 +65,5 @@ def test_taskonomy_rdms_rule(tmp_path):
     assert rand.shape == (N, N) and np.all(np.isfinite(rand))
     assert not np.allclose(rand, got)
     assert not list(models.glob(".*tmp*"))
-    tables = wf / "results" / "functional_maps" / "tk" / "tables"
+    tables = wf / "results" / "dwivedi2021" / "tk" / "tables"
     assert (tables / "roi_statistics.csv").stat().st_size > 0

@@ -16,7 +16,8 @@ import yaml
 
 from brainalign.io.files import read_npz
 from brainalign.networks.activations import extract_activations, preprocess
-from brainalign.networks.architectures import LAYER_NAMES, DeepClusterAlexNet, build_network
+from brainalign.networks.architectures import DeepClusterAlexNet, build_network
+from brainalign.networks.registry import LAYER_NAMES
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "workflow" / "scripts" / "legacy" / "deepcluster_activations.py"

@@ -1,6 +1,6 @@
 """The whole study on real data: the Kriegeskorte et al. (2008) 92 images and human IT RDMs.
 
-Runs ``snakemake --configfile tests/configs/kriegeskorte2008.yaml`` in a scratch directory
+Runs ``snakemake --configfile tests/configs/truzzi2020/kriegeskorte2008.yaml`` in a scratch directory
 (dataset.path made absolute) with untrained networks and few permutations, then recomputes every
 per-subject Kendall tau independently with scipy from the raw ``.mat`` files.
 """
@@ -21,7 +21,7 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import kendalltau
 
 REPO = Path(__file__).resolve().parents[3]
-CONFIG = REPO / "tests" / "configs" / "kriegeskorte2008.yaml"
+CONFIG = REPO / "tests" / "configs" / "truzzi2020" / "kriegeskorte2008.yaml"
 SHARED = (REPO / ".." / "shared" / "data" / "kriegeskorte2008").resolve()
 FILES = ("Kriegeskorte_Neuron2008_supplementalData.mat", "92_brainRDMs.mat")
 

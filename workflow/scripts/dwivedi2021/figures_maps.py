@@ -4,7 +4,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from brainalign.maps import brainmaps as bm
+from brainalign import maps as bm
 from brainalign.pipeline.rulekit import rule_context
 
 

@@ -2,8 +2,9 @@
 
 import pandas as pd
 
-from brainalign.maps import brainmaps as bm
+from brainalign import maps as bm
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.studies.dwivedi2021.figures import plot_roi_grouped, plot_roi_top3
 
 with rule_context(snakemake) as log:
     p = snakemake.params
@@ -24,6 +25,6 @@ with rule_context(snakemake) as log:
             columns={col: "item_1", f"{col}_2": "item_2"}
         )
         order = [r for r in rois if r in set(bars["roi"])]
-        plot = bm.plot_roi_top3 if key == "top3" else bm.plot_roi_grouped
+        plot = plot_roi_top3 if key == "top3" else plot_roi_grouped
         plot(bars, out, colours=colours, pairs=pairs, alpha=p.alpha, roi_order=order)
         log.info("wrote %s (%d ROIs)", out, len(order))

@@ -5,15 +5,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainalign import searchlight
 from brainalign.data import fmaps_files as fmaps_io
+from brainalign.io import write_table
+from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
-from brainalign.searchlight import core as searchlight
-from brainalign.stats import inference
+from brainalign.studies.dwivedi2021 import analysis as inference
 from brainalign.studies.dwivedi2021.design import PAPER_ROIS
 
 with rule_context(snakemake) as log:
     p = snakemake.params
-    st, mp = dict(p.statistics), dict(p.models)
+    mp = dict(p.models)
     if p.source == "precomputed":
         names = [Path(f).stem for f in snakemake.input.rois]
         paper_order = [r for r in PAPER_ROIS if r in names]
@@ -48,15 +50,15 @@ with rule_context(snakemake) as log:
         roi_rdms = {r: np.stack([s[k] for s in per_sub]) for k, r in enumerate(order)}
     models = fmaps_io.load_model_rdms(mp["dir"], mp["names"], mp["layers"])
     log.info("%d ROIs, %d models, %d permutations, %d bootstraps", len(roi_rdms), len(models),
-             st["n_permutations"], st["n_bootstrap"])  # fmt: skip
+             p.n_permutations, p.n_bootstrap)  # fmt: skip
     res = inference.roi_analysis(
-        roi_rdms, models, mp["groups"], group_order=mp["group_order"], top_k=st["top_k"],
-        n_permutations=st["n_permutations"], n_bootstrap=st["n_bootstrap"],
-        bootstrap_ratio=st["bootstrap_ratio"], scheme=st["scheme"], seed=st["seed"],
-        alpha=st["alpha"], ceiling_statistic=st["ceiling_statistic"],
+        roi_rdms, models, mp["groups"], group_order=mp["group_order"], top_k=p.top_k,
+        n_permutations=p.n_permutations, n_bootstrap=p.n_bootstrap,
+        bootstrap_ratio=p.bootstrap_ratio, scheme=p.scheme, seed=p.seed,
+        alpha=p.alpha, ceiling_statistic=p.ceiling_statistic,
     )  # fmt: skip
     study = snakemake.wildcards.study
-    subj = inference.subject_level_models(roi_rdms, models, alpha=st["alpha"])
+    subj = inference.subject_level_models(roi_rdms, models, alpha=p.alpha)
     subj["analysis"] = np.where(subj["statistic"] == "r2adj_clipped", "individual_per_subject",
                                 "individual_ttest")  # fmt: skip
     parts = [subj]
@@ -86,8 +88,9 @@ with rule_context(snakemake) as log:
     for col in cols:
         if col not in out:
             out[col] = np.nan
-    out["scheme"] = st["scheme"]
-    out["n_permutations"] = st["n_permutations"]
-    out["n_bootstrap"] = st["n_bootstrap"]
-    fmaps_io.write_table(out[cols + ["scheme", "n_permutations", "n_bootstrap"]],
-                         snakemake.output.table)  # fmt: skip
+    out["scheme"] = p.scheme
+    out["n_permutations"] = p.n_permutations
+    out["n_bootstrap"] = p.n_bootstrap
+    out = out[cols + ["scheme", "n_permutations", "n_bootstrap"]]
+    provenance = rule_provenance(snakemake.config, snakemake.input, p.seed)
+    write_table(with_provenance(out, provenance), snakemake.output.table)

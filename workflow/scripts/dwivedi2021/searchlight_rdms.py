@@ -6,12 +6,14 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from brainalign import searchlight
 from brainalign.data import fmaps_files as fmaps_io
 from brainalign.io.files import atomic_path
-from brainalign.maps.brainmaps import save_nifti, values_image
+from brainalign.maps import save_nifti, values_image
+from brainalign.io import write_table
+from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
-from brainalign.searchlight import core as searchlight
 
 
 def neighbourhoods(mask, p):
@@ -78,6 +80,7 @@ with rule_context(snakemake) as log:
         "i": c[:, 0], "j": c[:, 1], "k": c[:, 2], "n_voxels": nbh.sizes(),
         "statistic": p.ceiling_statistic, "lower": lower, "upper": upper,
     })  # fmt: skip
-    fmaps_io.write_table(table, out.ceiling)
+    provenance = rule_provenance(snakemake.config, snakemake.input)
+    write_table(with_provenance(table, provenance), out.ceiling)
     log.info("valid searchlights %d; median lower ceiling %.4f",
              int(np.isfinite(lower).sum()), float(np.nanmedian(lower)))  # fmt: skip

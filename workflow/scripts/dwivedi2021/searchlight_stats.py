@@ -4,18 +4,20 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from brainalign import maps as bm
+from brainalign import searchlight
 from brainalign.data import fmaps_files as fmaps_io
-from brainalign.maps import brainmaps as bm
+from brainalign.io import read_table, write_table
+from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
-from brainalign.searchlight import core as searchlight
-from brainalign.stats import inference
+from brainalign.studies.dwivedi2021 import analysis as inference
 
 with rule_context(snakemake) as log:
     p = snakemake.params
     out = snakemake.output
-    st, slp, mp = dict(p.statistics), dict(p.searchlight), dict(p.models)
+    slp, mp = dict(p.neighbourhood), dict(p.models)
     mean = np.load(snakemake.input.rdms)
-    ceiling = fmaps_io.read_table(snakemake.input.ceiling)
+    ceiling = read_table(snakemake.input.ceiling)
     mimg = nib.load(snakemake.input.mask)
     mask = np.asarray(mimg.dataobj) > 0
     if slp["kind"] == "blocks":
@@ -37,12 +39,11 @@ with rule_context(snakemake) as log:
         colours = bm.group_colours(names)
         item = "group"
     log.info("%s analysis: %d %ss, %d permutations (%s)", p.analysis, len(names), item,
-             st["n_permutations"], st["scheme"])  # fmt: skip
+             p.n_permutations, p.scheme)  # fmt: skip
     res = inference.searchlight_tests(
         mean, ceiling["lower"].to_numpy(), sets, analysis=p.analysis,
-        nc_threshold=st["nc_threshold"], n_permutations=st["n_permutations"],
-        scheme=st["scheme"], seed=st["seed"] + (0 if p.analysis == "individual" else 1),
-        alpha=st["alpha"],
+        nc_threshold=p.nc_threshold, n_permutations=p.n_permutations,
+        scheme=p.scheme, seed=p.seed, alpha=p.alpha,
     )  # fmt: skip
     labels = res["labels"]
     log.info(
@@ -66,7 +67,7 @@ with rule_context(snakemake) as log:
             "#" + "".join(f"{int(round(255 * c)):02x}" for c in colours[n][:3]) for n in names
         ],
     })  # fmt: skip
-    fmaps_io.write_table(legend, out.legend)
+    write_table(legend, out.legend)
     # long table: kept searchlights x models/groups
     keep = np.flatnonzero(res["keep"])
     K = len(names)
@@ -90,7 +91,7 @@ with rule_context(snakemake) as log:
                  == np.arange(K)[None, :]).ravel(),
         "significant_label": np.repeat(np.where(labels[keep] >= 0,
                                                 np.array(names + [""])[labels[keep]], ""), K),
-        "scheme": st["scheme"], "n_permutations": st["n_permutations"],
+        "scheme": p.scheme, "n_permutations": p.n_permutations,
     })  # fmt: skip
     if item == "model":
         table.insert(table.columns.get_loc("model") + 1, "group",
@@ -98,4 +99,5 @@ with rule_context(snakemake) as log:
     else:
         table["total_r2adj"] = np.repeat(res["total"][keep], K)
         table["p_diff_max_fdr"] = np.repeat(res["p_diff_max_across"][keep], K)
-    fmaps_io.write_table(table, out.table)
+    provenance = rule_provenance(snakemake.config, snakemake.input, p.seed)
+    write_table(with_provenance(table, provenance), out.table)

@@ -9,7 +9,7 @@ from PIL import Image
 from brainalign.data.fmaps_files import write_model_rdms
 from brainalign.networks import taskonomy as tk
 from brainalign.pipeline.rulekit import rule_context
-from brainalign.rsa.regression import vector_to_rdm
+from brainalign.rsa.condensed import vector_to_rdm
 
 with rule_context(snakemake) as log:
     p = snakemake.params

@@ -1,9 +1,10 @@
 """Layer profiles per region: all conditions (Figure 2 layout) and each comparison (Figure 1)."""
 
 from brainalign.io.files import read_table
-from brainalign.maps.figures import plot_profile_panels, save_figure
+from brainalign.maps.figures import save_figure
 from brainalign.pipeline.provenance import provenance_fields
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.studies.truzzi2020.figures import plot_profile_panels
 
 with rule_context(snakemake) as log:
     p = snakemake.params

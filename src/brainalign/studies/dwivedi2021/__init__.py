@@ -5,8 +5,8 @@ from brainalign._lazy import lazy_api
 _API = {
     "NEVER_MATCH": "design",
     "PAPER_ROIS": "design",
-    "fill_defaults": "design",
-    "load_fmaps_config": "design",
+    "STUDY": "design",
+    "complete_config": "design",
     "studies_of": "design",
     "study_model_names": "design",
     "study_groups": "design",
@@ -14,11 +14,21 @@ _API = {
     "study_model_inputs": "design",
     "study_model_params": "design",
     "study_searchlight": "design",
+    "study_neighbourhood": "design",
     "study_volume_inputs": "design",
     "study_precomputed_inputs": "design",
     "study_has_rois": "design",
     "study_roi_inputs": "design",
     "study_targets": "design",
+    "plot_roi_top3": "figures",
+    "plot_roi_grouped": "figures",
+    "analyse_models": "analysis",
+    "group_rdms": "analysis",
+    "individual_statistic": "analysis",
+    "partition_statistic": "analysis",
+    "roi_analysis": "analysis",
+    "searchlight_tests": "analysis",
+    "subject_level_models": "analysis",
 }
 
 __all__ = list(_API)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import copy
 import glob
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from brainalign.data.fmaps_files import searchlight_dir
+from brainalign.pipeline.config import ConfigError, check_networks
 
 __all__ = [
     "NEVER_MATCH",
     "PAPER_ROIS",
-    "fill_defaults",
-    "load_fmaps_config",
+    "STUDY",
+    "complete_config",
     "studies_of",
     "study_model_names",
     "study_groups",
@@ -22,6 +22,7 @@ __all__ = [
     "study_model_inputs",
     "study_model_params",
     "study_searchlight",
+    "study_neighbourhood",
     "study_volume_inputs",
     "study_precomputed_inputs",
     "study_has_rois",
@@ -29,6 +30,7 @@ __all__ = [
     "study_targets",
 ]
 
+STUDY = "dwivedi2021"
 NEVER_MATCH = "(?!x)x"  # a wildcard constraint that matches nothing
 
 #: the 15 ROIs plotted in the paper (Fig. 2 and 3b), in plotting order
@@ -36,68 +38,52 @@ PAPER_ROIS = ("V1v", "V2v", "V3v", "hV4", "VO1", "VO2", "PHC1", "PHC2",
               "V1d", "V2d", "V3d", "LO1", "LO2", "V3b", "V3a")  # fmt: skip
 
 
-def fill_defaults(inst, schema: Mapping) -> object:
-    """Fill JSON-schema ``default`` values into ``inst`` in place (through ``properties`` and
-    object-valued ``additionalProperties``)."""
-    if not isinstance(inst, dict):
-        return inst
-    props = schema.get("properties", {})
-    for key, sub in props.items():
-        if key not in inst and "default" in sub:
-            inst[key] = copy.deepcopy(sub["default"])
-        if key in inst:
-            fill_defaults(inst[key], sub)
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        for key, val in inst.items():
-            if key not in props:
-                fill_defaults(val, extra)
-    return inst
+def complete_config(cfg: dict) -> list[str]:
+    """Check ``cfg['dwivedi2021']`` (validated, defaults filled in) beyond the schema.
 
-
-def load_fmaps_config(cfg: Mapping | None, schema_path: str | os.PathLike) -> dict:
-    """``functional_maps`` settings validated against the schema fragment, defaults filled in.
+    Returns
+    -------
+    list of str
+        The network conditions the study uses as models (``models.source: networks``).
 
     Raises
     ------
-    ValueError
-        Naming the offending key.
+    ConfigError
+        Naming the offending key and what to write.
     """
-    import yaml
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    filled = fill_defaults(copy.deepcopy(dict(cfg or {})), schema)
-    err = best_match(Draft202012Validator(schema).iter_errors(filled))
-    if err is not None:
-        where = ".".join(str(p) for p in err.absolute_path) or "functional_maps"
-        raise ValueError(f"functional_maps.{where}: {err.message}")
-    for name, st in filled["studies"].items():
+    conditions: list[str] = []
+    for name, st in cfg[STUDY]["studies"].items():
+        key = f"config key '{STUDY}.studies.{name}"
         if st["source"] == "volumes" and not st["volumes"]["subjects"]:
-            raise ValueError(f"functional_maps.studies.{name}.volumes.subjects is empty")
+            raise ConfigError(f"{key}.volumes.subjects': empty; map subject names to 4-D NIfTI")
         if st["source"] == "precomputed" and not st["data_dir"]:
-            raise ValueError(f"functional_maps.studies.{name}.data_dir is not set")
+            raise ConfigError(f"{key}.data_dir': not set; the folder of the data.zip layout")
         models = st["models"]
         if models["source"] == "rdm_dir" and not models["rdm_dir"]:
-            raise ValueError(f"functional_maps.studies.{name}.models.rdm_dir is not set")
+            raise ConfigError(f"{key}.models.rdm_dir': not set; the folder of model .mat RDMs")
         if models["source"] == "taskonomy" and not (
             st["taskonomy"]["weights_dir"] and st["taskonomy"]["stimuli_dir"]
         ):
-            raise ValueError(
-                f"functional_maps.studies.{name}.taskonomy: weights_dir and stimuli_dir are needed"
-            )
-        if models["source"] == "networks" and not models["names"]:
-            raise ValueError(
-                f"functional_maps.studies.{name}.models.names: list the network conditions "
-                "(e.g. [alexnet_untrained]) whose layer RDMs are the models"
-            )
+            raise ConfigError(f"{key}.taskonomy': weights_dir and stimuli_dir are needed")
+        if models["source"] == "networks":
+            if not models["names"]:
+                raise ConfigError(
+                    f"{key}.models.names': list the network conditions (e.g. "
+                    "[alexnet_untrained]) whose layer RDMs are the models"
+                )
+            if not isinstance(cfg.get("truzzi2020"), dict) or not cfg["truzzi2020"]["enabled"]:
+                raise ConfigError(
+                    f"{key}.models.source': 'networks' takes its images from the truzzi2020 "
+                    "block's dataset; add a truzzi2020 block (its dataset) to the config"
+                )
+            check_networks(cfg, models["names"], f"{STUDY}.studies.{name}.models.names")
+            conditions += [c for c in models["names"] if c not in conditions]
         if models["source"] == "study" and st["source"] == "volumes":
-            raise ValueError(
-                f"functional_maps.studies.{name}.models.source 'study' needs a simulated or "
-                "precomputed study; use rdm_dir or taskonomy"
+            raise ConfigError(
+                f"{key}.models.source': 'study' needs a simulated or precomputed study; use "
+                "rdm_dir or taskonomy"
             )
-    return filled
+    return conditions
 
 
 def studies_of(fm: Mapping, sources: Sequence[str]) -> str:
@@ -176,11 +162,21 @@ def study_model_params(fm: Mapping, study: str, out: str) -> dict:
 
 
 def study_searchlight(fm: Mapping, study: str) -> dict:
-    """Searchlight settings of a study (precomputed data always use the original blocks)."""
+    """Searchlight settings of a study, only the keys that apply to its kind.
+
+    Precomputed data always use the original blocks (sl_rad 1, max_blk_edge 2).
+    """
     sl = dict(fm["searchlight"])
     if fm["studies"][study]["source"] == "precomputed":
         sl.update(kind="blocks", sl_rad=1, max_blk_edge=2)
-    return sl
+    unused = ("sl_rad", "max_blk_edge") if sl["kind"] == "sphere" else ("radius",)
+    return {k: v for k, v in sl.items() if k not in unused}
+
+
+def study_neighbourhood(fm: Mapping, study: str) -> dict:
+    """The neighbourhood definition alone (kind and radius, or kind, sl_rad and max_blk_edge)."""
+    sl = study_searchlight(fm, study)
+    return {k: sl[k] for k in ("kind", "radius", "sl_rad", "max_blk_edge") if k in sl}
 
 
 def study_volume_inputs(fm: Mapping, study: str, out: str) -> dict:

@@ -3,6 +3,10 @@
 from brainalign._lazy import lazy_api
 
 _API = {
+    "STUDY": "checks",
+    "complete_config": "checks",
+    "dataset_name": "checks",
+    "default_comparisons": "checks",
     "UnsafePickleError": "legacy",
     "RestrictedUnpickler": "legacy",
     "restricted_load": "legacy",
@@ -15,6 +19,9 @@ _API = {
     "parse_tau_filename": "legacy",
     "load_singlesubj_taus": "legacy",
     "import_tau_pickles": "legacy",
+    "NETWORK_COLOURS": "figures",
+    "plot_layer_profiles": "figures",
+    "plot_profile_panels": "figures",
 }
 
 __all__ = list(_API)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from brainalign.networks.architectures import LAYER_NAMES
+from brainalign.networks.registry import LAYER_NAMES
 
 __all__ = [
     "UnsafePickleError",
