@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,33 @@ def small_run(tmp_path_factory) -> Path:
 
 def copy_results(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
+
+
+_JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")
+_WILDCARDS = re.compile(r"^\s*wildcards: (.*)$")
+_STAT = re.compile(r"^(\w+)\s+(\d+)$")
+
+
+def scheduled_jobs(workdir: Path, *args: str) -> Counter:
+    """Jobs of a dry run as a Counter of ``(rule, "wildcard=value, ...")``.
+
+    The job list is checked against Snakemake's ``Job stats`` table (rule -> count).
+    """
+    out = run_snakemake(workdir, "-n", *args).stdout
+    if "Nothing to be done" in out:
+        return Counter()
+    jobs: list[list[str]] = []
+    for line in out.splitlines():
+        if m := _JOB.match(line):
+            jobs.append([m.group(1), ""])
+        elif (m := _WILDCARDS.match(line)) and jobs and not jobs[-1][1]:
+            jobs[-1][1] = m.group(1)
+    found = Counter((rule, wc) for rule, wc in jobs)
+    stats_text = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    stats = {
+        m.group(1): int(m.group(2))
+        for line in stats_text.splitlines()
+        if (m := _STAT.match(line.strip())) and m.group(1) not in ("job", "total")
+    }
+    assert stats == dict(Counter(rule for rule, _ in found)), (stats, found)
+    return found

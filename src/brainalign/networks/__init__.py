@@ -13,6 +13,7 @@ _API = {
     "build_network": "architectures",
     "relu_modules": "architectures",
     "pick_device": "device",
+    "deterministic_forward": "device",
     "LAYER_NAMES": "registry",
     "TRAININGS": "registry",
     "KNOWN_NETWORKS": "registry",

@@ -10,7 +10,7 @@ from PIL import Image
 from torch import nn
 
 from brainalign.networks.architectures import relu_modules
-from brainalign.networks.device import pick_device
+from brainalign.networks.device import deterministic_forward, pick_device
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "preprocess", "extract_activations"]
 
@@ -79,6 +79,8 @@ def extract_activations(
         did before building RDMs; ``"none"`` keeps the flattened (C·H·W) maps.
     batch_size : int
         Images per forward pass. Results do not depend on it beyond float rounding.
+        For a given batch size they are bit-identical between runs, processes and machine
+        loads (one intra-op thread, deterministic kernels: :func:`deterministic_forward`).
     device : str or torch.device
         ``"auto"`` uses a GPU when one is there.
     progress : callable, optional
@@ -110,7 +112,7 @@ def extract_activations(
         handles.append(module.register_forward_hook(make_hook(name)))
     try:
         n = inputs.shape[0]
-        with torch.no_grad():
+        with torch.no_grad(), deterministic_forward():
             for start in range(0, n, batch_size):
                 model(inputs[start : start + batch_size].to(dev))
                 if progress is not None:

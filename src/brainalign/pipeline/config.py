@@ -12,7 +12,8 @@ means:
   leaves out get the study schema's defaults, never the base's values) and **runs only the
   studies the overlays name**;
 * an overlay that names no study block changes shared keys only (dicts merge, other values
-  replace) and keeps the base's studies;
+  replace) and keeps the base's studies; a block holding ``enabled: false`` only switches that
+  study off;
 * ``--config key=value`` settings merge last, into whatever is there.
 """
 
@@ -110,20 +111,28 @@ def compose_config(
     """
     cfg = copy.deepcopy(dict(base))
     origin = {s: "config.yaml" for s in STUDIES if s in cfg}
-    if any(s in ov for _, ov in overlays for s in STUDIES):
+    if any(_runs(ov.get(s, False)) for _, ov in overlays for s in STUDIES):
         for s in STUDIES:
             cfg.pop(s, None)
         origin = {}
     for name, overlay in overlays:
         for key, val in overlay.items():
             block = {} if key in STUDIES and val is None else val
-            if key in STUDIES and key not in origin:
+            if key in STUDIES and key not in cfg:
                 cfg[key] = copy.deepcopy(block)
                 origin[key] = name
             else:
                 _merge(cfg, {key: block})
     _merge(cfg, settings or {})
     return cfg, origin
+
+
+def _runs(block: Any) -> bool:
+    """Whether an overlay's study block asks for the study to run (``enabled: false`` only
+    switches a study off and keeps the others)."""
+    if block is None:
+        return True
+    return isinstance(block, Mapping) and block.get("enabled", True) is not False
 
 
 def enabled_studies(cfg: Mapping[str, Any]) -> list[str]:

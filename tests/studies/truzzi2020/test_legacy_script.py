@@ -295,8 +295,9 @@ def test_legacy_rule_replaces_the_modern_rule_for_deepcluster(stimuli, tmp_path)
     """legacy.smk with networks.legacy_deepcluster_env: true (no --use-conda: this Python)."""
     path, images = stimuli
     work = tmp_path / "wf"
-    (work / "results" / "t" / "dataset").mkdir(parents=True)
-    (work / "results" / "t" / "dataset" / "stimuli.npz").write_bytes(path.read_bytes())
+    out = work / "results" / "truzzi2020" / "t"
+    (out / "dataset").mkdir(parents=True)
+    (out / "dataset" / "stimuli.npz").write_bytes(path.read_bytes())
     (work / "config.yaml").write_text(
         yaml.safe_dump(
             {
@@ -311,7 +312,7 @@ def test_legacy_rule_replaces_the_modern_rule_for_deepcluster(stimuli, tmp_path)
         )
     )
     (work / "Snakefile").write_text(f"""
-OUT = "results/t"
+STUDY_IDS = "truzzi2020"  # enabled study ids, as common.smk defines them
 
 
 def condition_seed(condition):
@@ -324,9 +325,11 @@ def weights_for(condition):
 
 rule extract_activations:  # stand-in for the modern rule: must not be chosen for deepcluster
     input:
-        stimuli=f"{{OUT}}/dataset/stimuli.npz",
+        stimuli="results/{{study}}/{{dataset}}/dataset/stimuli.npz",
     output:
-        f"{{OUT}}/activations/{{{{condition}}}}.npz",
+        "results/{{study}}/{{dataset}}/activations/{{condition}}.npz",
+    wildcard_constraints:
+        study=STUDY_IDS,
     shell:
         "exit 1"
 
@@ -346,7 +349,7 @@ include: "{REPO / "workflow" / "rules" / "legacy.smk"}"
             "--configfile",
             str(work / "config.yaml"),
             "--nolock",
-            "results/t/activations/deepcluster_untrained.npz",
+            "results/truzzi2020/t/activations/deepcluster_untrained.npz",
         ],
         capture_output=True,
         text=True,
@@ -354,11 +357,9 @@ include: "{REPO / "workflow" / "rules" / "legacy.smk"}"
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "extract_activations_legacy" in r.stderr
-    log = (
-        work / "results" / "t" / "logs" / "extract_activations" / "deepcluster_untrained.legacy.log"
-    )
+    log = out / "logs" / "extract_activations" / "deepcluster_untrained.legacy.log"
     assert "python 3." in log.read_text()
     assert_same(
-        work / "results" / "t" / "activations" / "deepcluster_untrained.npz",
+        out / "activations" / "deepcluster_untrained.npz",
         modern(images, seed=77, width=1.0, batch_size=16),
     )

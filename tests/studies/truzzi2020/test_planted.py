@@ -15,12 +15,15 @@ def default_run(tmp_path_factory):
     the number of permutations)."""
     work = tmp_path_factory.mktemp("default92")
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["comparison"]["permutations"] = 20
-    cfg["figures"]["formats"] = ["png"]
+    study = cfg["truzzi2020"]
+    study["comparison"]["permutations"] = 20
+    study["figures"]["formats"] = ["png"]
     write_config(work, cfg)
-    out = f"results/{cfg['dataset']['name']}/tables"
+    # dataset.name left out: the embedded 92-image study is named synthetic92
+    name = study["dataset"].get("name") or "synthetic92"
+    out = f"results/truzzi2020/{name}/tables"
     run_snakemake(work, f"{out}/comparison.csv", f"{out}/noise_ceiling.csv")
-    return work / "results" / cfg["dataset"]["name"]
+    return work / "results" / "truzzi2020" / name
 
 
 @pytest.mark.slow

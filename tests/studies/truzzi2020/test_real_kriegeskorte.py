@@ -1,8 +1,9 @@
 """The whole study on real data: the Kriegeskorte et al. (2008) 92 images and human IT RDMs.
 
-Runs ``snakemake --configfile tests/configs/truzzi2020/kriegeskorte2008.yaml`` in a scratch directory
-(dataset.path made absolute) with untrained networks and few permutations, then recomputes every
-per-subject Kendall tau independently with scipy from the raw ``.mat`` files.
+Runs ``snakemake --configfile tests/configs/truzzi2020/kriegeskorte2008.yaml`` in a scratch
+directory (truzzi2020.dataset.path made absolute) with untrained networks and few permutations,
+then recomputes every per-subject Kendall tau independently with scipy from the raw ``.mat``
+files.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ pytestmark = [
 def real_run(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("kriegeskorte_run")
     config = yaml.safe_load(CONFIG.read_text())
-    assert config["dataset"]["path"] == "../shared/data/kriegeskorte2008"
-    config["dataset"]["path"] = str(SHARED)
+    dataset = config["truzzi2020"]["dataset"]
+    assert dataset["path"] == "../shared/data/kriegeskorte2008"
+    dataset["path"] = str(SHARED)
     (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     exe = Path(sys.executable).with_name("snakemake")
     proc = subprocess.run(
@@ -60,7 +62,7 @@ def real_run(tmp_path_factory) -> Path:
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    return work / "results" / config["dataset"]["name"]
+    return work / "results" / "truzzi2020" / dataset["name"]
 
 
 def raw_subject_rdms() -> tuple[list[str], np.ndarray]:
@@ -91,12 +93,12 @@ def test_real_images_and_brain_rdms_are_used(real_run):
 
 def test_per_subject_taus_equal_scipy(real_run):
     table = pd.read_csv(real_run / "tables" / "comparison.csv")
-    config = yaml.safe_load(CONFIG.read_text())
-    conditions = config["networks"]["conditions"]
+    study = yaml.safe_load(CONFIG.read_text())["truzzi2020"]
+    conditions = study["conditions"]
     assert set(table["condition"]) == set(conditions)
     assert set(table["statistic"]) == {"tau_b"}
     assert len(table) == len(conditions) * 7 * 4
-    n_perm = config["comparison"]["permutations"]
+    n_perm = study["comparison"]["permutations"]
     k = table["p"] * (n_perm + 1) - 1
     np.testing.assert_allclose(k, np.round(k), atol=1e-9)
     subjects, brain = raw_subject_rdms()

@@ -46,7 +46,7 @@ def test_lint_is_clean():
 
 
 def test_small_study_outputs(small_run):
-    res = small_run / "results" / "small"
+    res = small_run / "results" / "truzzi2020" / "small"
     comp = read_table(res / "tables" / "comparison.csv")
     assert set(comp.columns) >= {
         "dataset",
@@ -84,7 +84,7 @@ def test_small_study_outputs(small_run):
 
 
 def test_small_study_taus_equal_scipy(small_run):
-    res = small_run / "results" / "small"
+    res = small_run / "results" / "truzzi2020" / "small"
     comp = read_table(res / "tables" / "comparison.csv")
     brain = read_npz(res / "dataset" / "brain_rdms.npz")
     model = read_npz(res / "rdms" / "deepcluster_untrained.npz")
@@ -105,7 +105,7 @@ def test_small_study_taus_equal_scipy(small_run):
 
 def test_small_study_pvalues_agree_with_skbio(small_run):
     skbio = pytest.importorskip("skbio.stats.distance")
-    res = small_run / "results" / "small"
+    res = small_run / "results" / "truzzi2020" / "small"
     comp = read_table(res / "tables" / "comparison.csv")
     brain = read_npz(res / "dataset" / "brain_rdms.npz")
     model = read_npz(res / "rdms" / "alexnet_untrained.npz")
@@ -146,7 +146,7 @@ def _real_layout(tmp_path, n_images=6, n_subjects=3):
     data = tmp_path / "data" / f"{n_images}_Image_Set"
     generate_synthetic_study(data, n_images=n_images, n_subjects=n_subjects, seed=1, n_voxels=20)
     cfg = small_config()
-    cfg["dataset"] = {
+    cfg["truzzi2020"]["dataset"] = {
         "name": "bad",
         "kind": "algonauts2019",
         "path": str(data),
@@ -157,15 +157,12 @@ def _real_layout(tmp_path, n_images=6, n_subjects=3):
 
 def _expect_prepare_failure(tmp_path, cfg, message):
     write_config(tmp_path, cfg)
-    proc = run_snakemake(tmp_path, "results/bad/dataset/brain_rdms.npz", check=False)
+    proc = run_snakemake(tmp_path, "results/truzzi2020/bad/dataset/brain_rdms.npz", check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert message in out, out[-3000:]
-    produced = (
-        list((tmp_path / "results" / "bad" / "dataset").glob("*"))
-        if (tmp_path / "results" / "bad" / "dataset").exists()
-        else []
-    )
+    out_dir = tmp_path / "results" / "truzzi2020" / "bad" / "dataset"
+    produced = list(out_dir.glob("*")) if out_dir.exists() else []
     assert produced == [], produced
 
 
@@ -212,14 +209,14 @@ def test_image_count_mismatch_is_refused(tmp_path):
 
 def test_unknown_network_and_missing_weights_stop_the_run(tmp_path):
     cfg = small_config()
-    cfg["networks"]["conditions"] = ["alexnet_untrained", "googlenet_untrained"]
+    cfg["truzzi2020"]["conditions"] = ["alexnet_untrained", "googlenet_untrained"]
     write_config(tmp_path, cfg)
     proc = run_snakemake(tmp_path, "-n", check=False)
     assert proc.returncode != 0 and "unknown network 'googlenet'" in proc.stdout + proc.stderr
     cfg = small_config()
-    cfg["networks"]["conditions"] = ["alexnet_trained", "alexnet_untrained"]
+    cfg["truzzi2020"]["conditions"] = ["alexnet_trained", "alexnet_untrained"]
     cfg["networks"]["weights"] = {"alexnet": str(tmp_path / "alexnet-owt-7be5be79.pth")}
-    cfg["statistics"]["comparisons"] = []
+    cfg["truzzi2020"]["statistics"]["comparisons"] = []
     write_config(tmp_path, cfg)
     proc = run_snakemake(tmp_path, "-n", check=False)
     out = proc.stdout + proc.stderr
@@ -237,16 +234,18 @@ def test_failure_keeps_earlier_results(small_run, tmp_path):
     shutil.copytree(small_run, work, symlinks=True)
     before = _hash_tables(work)
     cfg = small_config()
-    cfg["comparison"]["permutations"] = 0  # invalid: stops before any job
+    cfg["truzzi2020"]["comparison"]["permutations"] = 0  # invalid: stops before any job
     write_config(work, cfg)
     proc = run_snakemake(work, check=False)
-    assert proc.returncode != 0 and "comparison.permutations" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "truzzi2020.comparison.permutations" in out
     assert _hash_tables(work) == before
 
 
 def test_pandas_reads_subjects_as_labels(small_run):
     comp = pd.read_csv(
-        small_run / "results" / "small" / "tables" / "comparison.csv", dtype={"subject": str}
+        small_run / "results" / "truzzi2020" / "small" / "tables" / "comparison.csv",
+        dtype={"subject": str},
     )
     assert comp["subject"].str.len().eq(2).all()
 
@@ -258,7 +257,7 @@ def test_provenance_in_every_table_and_figure(small_run):
 
     from brainalign.pipeline.provenance import PROVENANCE_COLUMNS, hash_files
 
-    res = small_run / "results" / "small"
+    res = small_run / "results" / "truzzi2020" / "small"
     info = json.loads((res / "dataset" / "dataset.json").read_text())
     digest, _ = hash_files(sorted(p for p in (res / "data" / "12_Image_Set").iterdir()))
     assert info["dataset_sha256"] == digest

@@ -321,6 +321,13 @@ def extract(model, inputs, conv_pooling="mean", batch_size=16, device="cpu"):
         model = model.to(device)
     model.eval()
     n = inputs.size(0)
+    # One intra-op thread: CPU kernels split sums by thread count, so more threads would make the
+    # last bit depend on the machine's load (brainalign.networks.device.deterministic_forward).
+    threads = torch.get_num_threads() if hasattr(torch, "get_num_threads") else None
+    torch.set_num_threads(1)
+    if hasattr(torch.backends, "cudnn"):
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     try:
         for start in range(0, n, batch_size):
             batch = inputs[start:start + batch_size]
@@ -337,6 +344,8 @@ def extract(model, inputs, conv_pooling="mean", batch_size=16, device="cpu"):
     finally:
         for h in handles:
             h.remove()
+        if threads:
+            torch.set_num_threads(threads)
     return dict((name, np.concatenate(store[name], axis=0).astype(np.float32))
                 for name in LAYER_NAMES)
 

@@ -7,53 +7,25 @@ inputs), so Snakemake's rerun triggers (params, input, mtime, code) decide; noth
 a change may rerun.
 
 ``provenance`` (tables/provenance.csv, shown in the report) records the hash of the whole config,
-so it reruns on every config change, like the report.
+so it reruns on every config change, like the report. The functional-maps study has its own
+rerun tests (tests/studies/dwivedi2021/test_fmaps_reruns.py).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_snakemake, small_config, write_config
+from conftest import scheduled_jobs, small_config, write_config
 
+#: The shared rules' wildcards for this study and dataset.
+SD = "study=truzzi2020, dataset=small"
 #: Rules that summarise the whole run and follow any config change.
-RUN_LEVEL = {("provenance", ""), ("all", "")}
+RUN_LEVEL = {("provenance", SD), ("all", "")}
 CONDITIONS = ("alexnet_untrained", "deepcluster_untrained")
 REGIONS = ("EVC", "IT")
-
-_JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")
-_WILDCARDS = re.compile(r"^\s*wildcards: (.*)$")
-_STAT = re.compile(r"^(\w+)\s+(\d+)$")
-
-
-def scheduled_jobs(workdir: Path) -> Counter:
-    """Jobs of a dry run as a Counter of ``(rule, "wildcard=value, ...")``.
-
-    The job list is checked against Snakemake's ``Job stats`` table (rule -> count).
-    """
-    out = run_snakemake(workdir, "-n").stdout
-    if "Nothing to be done" in out:
-        return Counter()
-    jobs: list[list[str]] = []
-    for line in out.splitlines():
-        if m := _JOB.match(line):
-            jobs.append([m.group(1), ""])
-        elif (m := _WILDCARDS.match(line)) and jobs and not jobs[-1][1]:
-            jobs[-1][1] = m.group(1)
-    found = Counter((rule, wc) for rule, wc in jobs)
-    stats_text = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-    stats = {
-        m.group(1): int(m.group(2))
-        for line in stats_text.splitlines()
-        if (m := _STAT.match(line.strip())) and m.group(1) not in ("job", "total")
-    }
-    assert stats == dict(Counter(rule for rule, _ in found)), (stats, found)
-    return found
-
 
 def _expect(*jobs) -> Counter:
     return Counter(jobs)
@@ -85,7 +57,7 @@ def test_completed_copy_needs_nothing(completed):
 
 
 def test_permutations_rerun_only_comparison_statistics_and_figures(completed):
-    _change(completed, lambda c: c["comparison"].update(permutations=300))
+    _change(completed, lambda c: c["truzzi2020"]["comparison"].update(permutations=300))
     expected = _expect(
         *[("compare_subjects", f"region={r}, condition={c}") for r in REGIONS for c in CONDITIONS],
         ("collect_tables", ""),
@@ -99,10 +71,10 @@ def test_permutations_rerun_only_comparison_statistics_and_figures(completed):
 
 def test_added_network_runs_only_its_chain_and_the_aggregates(completed):
     new = "modified_alexnet_untrained"
-    _change(completed, lambda c: c["networks"]["conditions"].append(new))
+    _change(completed, lambda c: c["truzzi2020"]["conditions"].append(new))
     expected = _expect(
-        ("extract_activations", f"condition={new}"),
-        ("layer_rdms", f"condition={new}"),
+        ("extract_activations", f"{SD}, condition={new}"),
+        ("layer_rdms", f"{SD}, condition={new}"),
         ("figure_layer_rdms", f"condition={new}"),
         *[("compare_subjects", f"region={r}, condition={new}") for r in REGIONS],
         ("collect_tables", ""),
@@ -115,7 +87,7 @@ def test_added_network_runs_only_its_chain_and_the_aggregates(completed):
 
 
 def test_posthoc_mode_reruns_statistics_onward(completed):
-    _change(completed, lambda c: c["statistics"].update(mode="faithful"))
+    _change(completed, lambda c: c["truzzi2020"]["statistics"].update(mode="faithful"))
     expected = _expect(
         ("group_statistics", ""), *[("figure_profiles", f"region={r}") for r in REGIONS], *RUN_LEVEL
     )
@@ -124,7 +96,7 @@ def test_posthoc_mode_reruns_statistics_onward(completed):
 
 
 def test_figure_style_reruns_only_figures(completed):
-    _change(completed, lambda c: c.setdefault("figures", {}).update(context="talk"))
+    _change(completed, lambda c: c["truzzi2020"]["figures"].update(context="talk"))
     expected = _expect(
         *[("figure_profiles", f"region={r}") for r in REGIONS],
         *[("figure_layer_rdms", f"condition={c}") for c in CONDITIONS],
@@ -136,17 +108,18 @@ def test_figure_style_reruns_only_figures(completed):
 
 
 def test_dataset_change_reruns_everything(completed):
-    _change(completed, lambda c: c["dataset"]["synthetic"].update(n_subjects=4))
+    _change(completed, lambda c: c["truzzi2020"]["dataset"]["synthetic"].update(n_subjects=4))
     expected = _expect(
         ("simulate_dataset", ""),
         ("prepare_dataset", ""),
         ("noise_ceiling", ""),
         ("figure_brain_rdm", ""),
         *[
-            (rule, f"condition={c}")
+            (rule, f"{SD}, condition={c}")
             for c in CONDITIONS
-            for rule in ("extract_activations", "layer_rdms", "figure_layer_rdms")
+            for rule in ("extract_activations", "layer_rdms")
         ],
+        *[("figure_layer_rdms", f"condition={c}") for c in CONDITIONS],
         *[("compare_subjects", f"region={r}, condition={c}") for r in REGIONS for c in CONDITIONS],
         ("collect_tables", ""),
         ("group_statistics", ""),
