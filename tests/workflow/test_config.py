@@ -1,4 +1,5 @@
 import copy
+import importlib
 
 import pytest
 import yaml
@@ -7,9 +8,9 @@ from conftest import REPO
 from brainalign.pipeline.config import (
     SCHEMA_PATH,
     ConfigError,
-    check_config,
     config_hash,
     derive_seed,
+    enabled_studies,
     validate_config,
 )
 
@@ -19,18 +20,29 @@ def cfg():
     return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
+def check_config(cfg):
+    """Validate ``cfg`` and let every enabled study complete and check its block, as
+    workflow/rules/common.smk does; returns the completed config."""
+    out = validate_config(cfg)
+    for study in enabled_studies(out):
+        importlib.import_module(f"brainalign.studies.{study}").complete_config(out)
+    return out
+
+
 def test_default_config_is_valid_and_defaults_are_filled(cfg):
-    out = check_config(validate_config(cfg))
+    out = check_config(cfg)["truzzi2020"]
     assert out["comparison"]["method"] == "tau_b"
     assert out["comparison"]["permutations"] == 10000
     assert out["statistics"]["mode"] == "corrected"
     minimal = {
-        "dataset": {"name": "x", "kind": "synthetic"},
-        "networks": {"conditions": ["alexnet_untrained"]},
+        "truzzi2020": {
+            "dataset": {"name": "x", "kind": "synthetic"},
+            "conditions": ["alexnet_untrained"],
+        },
     }
     filled = validate_config(minimal)
     assert filled["seed"] == 2020 and filled["rdm"]["metric"] == "correlation"
-    assert filled["dataset"]["synthetic"]["n_images"] == 92
+    assert filled["truzzi2020"]["dataset"]["synthetic"]["n_images"] == 92
 
 
 def _walk(node, path=""):
@@ -50,7 +62,7 @@ def test_every_schema_key_has_a_description():
     assert yaml.safe_load(SCHEMA_PATH.read_text())["$schema"] == (
         "https://json-schema.org/draft/2020-12/schema"
     )
-    schema = _load_schema(SCHEMA_PATH)  # with the functional-maps fragment inlined
+    schema = _load_schema(SCHEMA_PATH)  # with the study schemas inlined
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     keys = list(_walk(schema))
     assert len(keys) > 20
@@ -62,49 +74,55 @@ def test_every_schema_key_has_a_description():
     "edit, message",
     [
         (
-            lambda c: c["comparison"].update(permutations=0),
-            "'comparison.permutations': 0 is less than the minimum of 1",
+            lambda c: c["truzzi2020"]["comparison"].update(permutations=0),
+            "'truzzi2020.comparison.permutations': 0 is less than the minimum of 1",
         ),
         (
-            lambda c: c["comparison"].update(method="kendall"),
-            "'comparison.method': 'kendall' is not",
+            lambda c: c["truzzi2020"]["comparison"].update(method="kendall"),
+            "'truzzi2020.comparison.method': 'kendall' is not",
         ),
         (lambda c: c.update(sed=1), "config key 'sed' is not a known setting"),
-        (lambda c: c["networks"].update(conditions=["alexnet_half"]), "'networks.conditions[0]'"),
+        (
+            lambda c: c["truzzi2020"].update(conditions=["alexnet_half"]),
+            "'truzzi2020.conditions[0]'",
+        ),
         (lambda c: c["seed"].__class__ and c.update(seed="abc"), "'seed': 'abc' is not of type"),
-        (lambda c: c["statistics"].update(mode="strict"), "'statistics.mode'"),
+        (
+            lambda c: c["truzzi2020"]["statistics"].update(mode="strict"),
+            "'truzzi2020.statistics.mode'",
+        ),
     ],
 )
 def test_schema_errors_name_the_key(cfg, edit, message):
     bad = copy.deepcopy(cfg)
     edit(bad)
     with pytest.raises(ConfigError, match=None) as err:
-        check_config(validate_config(bad))
+        check_config(bad)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 
 
 def test_semantic_errors(cfg, tmp_path):
     bad = copy.deepcopy(cfg)
-    bad["networks"]["conditions"] = ["resnet_untrained"]
+    bad["truzzi2020"]["conditions"] = ["resnet_untrained"]
     with pytest.raises(ConfigError, match="unknown network 'resnet'"):
-        check_config(validate_config(bad))
+        check_config(bad)
     bad = copy.deepcopy(cfg)
-    bad["statistics"]["comparisons"] = [["alexnet_untrained", "alexnet_trained"]]
-    with pytest.raises(ConfigError, match="'alexnet_trained' is not in networks.conditions"):
-        check_config(validate_config(bad))
+    bad["truzzi2020"]["statistics"]["comparisons"] = [["alexnet_untrained", "alexnet_trained"]]
+    with pytest.raises(ConfigError, match="'alexnet_trained' is not in truzzi2020.conditions"):
+        check_config(bad)
     bad = copy.deepcopy(cfg)
-    bad["networks"]["conditions"].append("deepcluster_trained")
+    bad["truzzi2020"]["conditions"].append("deepcluster_trained")
     bad["networks"]["weights"]["deepcluster"] = str(tmp_path / "checkpoint.pth.tar")
     with pytest.raises(ConfigError) as err:
-        check_config(validate_config(bad))
+        check_config(bad)
     assert "networks.weights.deepcluster" in str(err.value)
     assert "dl.fbaipublicfiles.com/deepcluster" in str(err.value)
     assert str(tmp_path / "checkpoint.pth.tar") in str(err.value)
     bad = copy.deepcopy(cfg)
-    bad["dataset"].update(kind="algonauts2019", path=str(tmp_path / "missing"))
-    with pytest.raises(ConfigError, match="'dataset.path'.*does not exist"):
-        check_config(validate_config(bad))
+    bad["truzzi2020"]["dataset"].update(kind="algonauts2019", path=str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="'truzzi2020.dataset.path'.*is not a folder"):
+        check_config(bad)
 
 
 def test_seeds_and_hash_are_stable(cfg):
@@ -121,12 +139,14 @@ def test_paper_config_validates_with_weights_in_place(tmp_path, monkeypatch):
     """The full Truzzi & Cusack design config is valid once the data and weights exist."""
     cfg = yaml.safe_load((REPO / "resources" / "configs" / "truzzi2020_algonauts.yaml").read_text())
     data = tmp_path / "92_Image_Set"
-    data.mkdir()
-    cfg["dataset"]["path"] = str(data)
+    (data / "92images").mkdir(parents=True)
+    (data / "target_fmri.mat").write_bytes(b"x")
+    cfg["truzzi2020"]["dataset"]["path"] = str(data)
     for net in cfg["networks"]["weights"]:
         path = tmp_path / f"{net}.pth"
         path.write_bytes(b"x")
         cfg["networks"]["weights"][net] = str(path)
-    out = check_config(validate_config(cfg))
-    assert len(out["networks"]["conditions"]) == 6
-    assert len(out["statistics"]["comparisons"]) == 4
+    out = check_config(cfg)
+    assert enabled_studies(out) == ["truzzi2020"]
+    assert len(out["truzzi2020"]["conditions"]) == 6
+    assert len(out["truzzi2020"]["statistics"]["comparisons"]) == 4

@@ -105,7 +105,11 @@ def test_fewer_conditions_need_no_inherited_comparisons(tmp_path):
     }
     proc, out = _dry(tmp_path / "bad", overlay, check=False)
     _one_line_error(
-        proc, out, "truzzi2020.statistics.comparisons[0]", "modified_alexnet_untrained", "list pairs"
+        proc,
+        out,
+        "truzzi2020.statistics.comparisons[0]",
+        "modified_alexnet_untrained",
+        "list pairs",
     )
 
 
@@ -120,18 +124,14 @@ def test_wrong_dataset_folder_names_the_folder_to_point_at(tmp_path):
 def test_lowercase_region_stops_at_the_start(tmp_path):
     folder = _algonauts_layout(tmp_path / "data")
     overlay = {
-        "truzzi2020": {
-            "dataset": {"kind": "algonauts2019", "path": str(folder), "regions": ["it"]}
-        }
+        "truzzi2020": {"dataset": {"kind": "algonauts2019", "path": str(folder), "regions": ["it"]}}
     }
     proc, out = _dry(tmp_path / "work", overlay, check=False)
     _one_line_error(proc, out, "truzzi2020.dataset.regions[0]", "'it'", "write 'IT'")
 
 
 def test_config_setting_merges_into_the_composed_config(tmp_path):
-    proc, out = _dry(
-        tmp_path, {"dwivedi2021": {}}, "--config", "seed=5", "--printshellcmds"
-    )
+    proc, out = _dry(tmp_path, {"dwivedi2021": {}}, "--config", "seed=5", "--printshellcmds")
     assert FMAPS_RULE.search(out) and not TRUZZI_RULE.search(out)
     proc, out = _dry(tmp_path / "bad", None, "--config", "seed=-1", check=False)
     _one_line_error(proc, out, "'seed'")

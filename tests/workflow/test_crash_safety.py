@@ -1,14 +1,14 @@
 """Crash safety: SIGKILL the run in the middle, run it again, get the uninterrupted results.
 
-Outputs are written to a temporary file and renamed into place (``brainalign.io.files``), and Snakemake
-marks the outputs of running jobs incomplete (``.snakemake/incomplete``); with ``rerun-incomplete``
-(profiles/default) the next run rebuilds them. A file that exists after the kill is either complete
-(and kept) or rebuilt; none is a truncated file taken as finished.
+Outputs are written to a temporary file and renamed into place (``brainalign.io.files``), and
+Snakemake marks the outputs of running jobs incomplete (``.snakemake/incomplete``); with
+``rerun-incomplete`` (profiles/default) the next run rebuilds them. A file that exists after the
+kill is either complete (and kept) or rebuilt; none is a truncated file taken as finished.
 
 Snakemake cannot remove its directory lock when it is SIGKILLed: a plain ``snakemake`` run next
 stops at once with "Directory cannot be locked ... --unlock". The study is started as ``make run``
-starts it, through ``brainalign.pipeline.runguard``, which removes the lock only when the run that held it
-is provably dead; the test kills that command and runs the very same command again.
+starts it, through ``brainalign.pipeline.runguard``, which removes the lock only when the run that
+held it is provably dead; the test kills that command and runs the very same command again.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _kill_mid_run(workdir: Path, timeout: float = 300) -> tuple[set[str], set[st
             start_new_session=True,
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
-    acts_dir = workdir / "results" / "small" / "activations"
+    acts_dir = workdir / "results" / "truzzi2020" / "small" / "activations"
     try:
         deadline = time.monotonic() + timeout
         while True:

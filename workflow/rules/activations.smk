@@ -9,10 +9,10 @@ rule extract_activations:
         weights=lambda wc: weights_for(wc.condition),
     output:
         "results/{study}/{dataset}/activations/{condition}.npz",
-    wildcard_constraints:
-        study=STUDY_IDS,
     log:
         "results/{study}/{dataset}/logs/extract_activations/{condition}.log",
+    wildcard_constraints:
+        study=STUDY_IDS,
     group:
         "network"
     conda:
@@ -40,10 +40,10 @@ rule layer_rdms:
         "results/{study}/{dataset}/activations/{condition}.npz",
     output:
         "results/{study}/{dataset}/rdms/{condition}.npz",
-    wildcard_constraints:
-        study=STUDY_IDS,
     log:
         "results/{study}/{dataset}/logs/layer_rdms/{condition}.log",
+    wildcard_constraints:
+        study=STUDY_IDS,
     group:
         "network"
     conda:

@@ -44,7 +44,13 @@ except (ImportError, AttributeError):
     _DL_PYTHON = _dl_sys.executable
 _DL_CLI = " ".join(
     _dl_shlex.quote(str(x))
-    for x in (_DL_PYTHON, "-m", "brainalign.pipeline.download", "--registry", DL.registry_file)
+    for x in (
+        _DL_PYTHON,
+        "-m",
+        "brainalign.pipeline.download",
+        "--registry",
+        DL.registry_file,
+    )
 )
 
 

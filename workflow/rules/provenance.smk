@@ -13,10 +13,10 @@ rule provenance:
             category="Provenance",
             subcategory="{study}",
         ),
-    wildcard_constraints:
-        study=STUDY_IDS,
     log:
         "results/{study}/{dataset}/logs/provenance.log",
+    wildcard_constraints:
+        study=STUDY_IDS,
     localrule: True
     conda:
         "../../envs/data.yaml"

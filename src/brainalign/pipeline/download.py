@@ -179,6 +179,38 @@ def _download_to(url: str, dest: Path, timeout: float) -> int:
     return got
 
 
+def _already_there(resource: Resource, target: Path, log: Callable[[str], None]) -> bool:
+    """Whether a (pre-placed or earlier) file is at ``target``; verified if so."""
+    if target.is_file():
+        info = verify_file(target, resource)
+        log(
+            f"{resource.name}: using the file already at {target} "
+            f"({info['verification']} {'ok' if info['verified'] else 'not checked'})"
+        )
+        return True
+    if target.exists():
+        raise DownloadError(
+            f"{target} exists but is not a file; remove it or point the workflow elsewhere"
+        )
+    return False
+
+
+def _source_url(resource: Resource, target: Path, url: str | None, offline: bool | None) -> str:
+    """The URL to download from, or the offline error naming the URL and the path."""
+    src = url or resource.url
+    if src is None:
+        raise OfflineError(
+            f"{resource.name}: no download URL is known ({resource.description})"
+            f"; {_place_hint(resource, target, None)}"
+        )
+    if is_offline(offline):
+        raise OfflineError(
+            f"{resource.name}: offline and the file is missing; "
+            f"{_place_hint(resource, target, src)}"
+        )
+    return src
+
+
 def fetch(
     resource: Resource | str,
     root: str | os.PathLike | None = None,
@@ -231,28 +263,9 @@ def fetch(
     if root is None:
         root = DEFAULT_REGISTRY.parent
     target = resource.target(root)
-    if target.is_file():
-        info = verify_file(target, resource)
-        log(
-            f"{resource.name}: using the file already at {target} "
-            f"({info['verification']} {'ok' if info['verified'] else 'not checked'})"
-        )
+    if _already_there(resource, target, log):
         return target
-    if target.exists():
-        raise DownloadError(
-            f"{target} exists but is not a file; remove it or point the workflow elsewhere"
-        )
-    src = url or resource.url
-    if src is None:
-        raise OfflineError(
-            f"{resource.name}: no download URL is known ({resource.description})"
-            f"; {_place_hint(resource, target, None)}"
-        )
-    if is_offline(offline):
-        raise OfflineError(
-            f"{resource.name}: offline and the file is missing; "
-            f"{_place_hint(resource, target, src)}"
-        )
+    src = _source_url(resource, target, url, offline)
     last: Exception | None = None
     for attempt in range(retries + 1):
         with _temp_next_to(target) as tmp:

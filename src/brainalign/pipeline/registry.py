@@ -120,29 +120,21 @@ def is_safe_relative(name: str) -> bool:
     return ".." not in PurePosixPath(name).parts
 
 
-def _check_entry(name: str, raw: Mapping[str, Any], source: Path) -> Resource:
-    where = f"{source}: entry {name!r}"
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{where} must be a mapping, got {type(raw).__name__}")
-    if not _NAME.match(name):
-        raise ValueError(f"{where}: names may hold letters, digits, '_', '.', '-' only")
-    allowed = {
-        "url",
-        "path",
-        "description",
-        "sha256",
-        "sha256_prefix",
-        "size",
-        "page",
-        "extract_to",
-        "group",
-    }
-    unknown = sorted(set(raw) - allowed)
+_ENTRY_KEYS = frozenset(
+    {"url", "path", "description", "sha256", "sha256_prefix", "size", "page", "extract_to", "group"}
+)
+
+
+def _check_keys(where: str, raw: Mapping[str, Any]) -> None:
+    unknown = sorted(set(raw) - _ENTRY_KEYS)
     if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
+        raise ValueError(f"{where}: unknown keys {unknown}; allowed: {sorted(_ENTRY_KEYS)}")
     for key in ("path", "description"):
         if not raw.get(key):
             raise ValueError(f"{where}: {key!r} is required")
+
+
+def _check_values(where: str, raw: Mapping[str, Any]) -> None:
     url = raw.get("url")
     if url is not None and not re.match(r"^https?://", str(url)):
         raise ValueError(f"{where}: url must start with http:// or https://, got {url!r}")
@@ -162,6 +154,17 @@ def _check_entry(name: str, raw: Mapping[str, Any], source: Path) -> Resource:
         value = raw.get(key)
         if value is not None and not is_safe_relative(str(value)):
             raise ValueError(f"{where}: {key} must be a relative path without '..', got {value!r}")
+
+
+def _check_entry(name: str, raw: Mapping[str, Any], source: Path) -> Resource:
+    where = f"{source}: entry {name!r}"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must be a mapping, got {type(raw).__name__}")
+    if not _NAME.match(name):
+        raise ValueError(f"{where}: names may hold letters, digits, '_', '.', '-' only")
+    _check_keys(where, raw)
+    _check_values(where, raw)
+    url, size = raw.get("url"), raw.get("size")
     return Resource(
         name=name,
         url=url,

@@ -169,7 +169,7 @@ def _emit(G, n_cond, min_vox, out, stats, o, s, dinv):  # pragma: no cover - com
 
 
 @njit(cache=True, parallel=True, fastmath=_FM, boundscheck=False)
-def _sphere_lines_kernel(
+def _sphere_lines_kernel(  # noqa: C901 - one compiled loop nest; splitting it costs speed
     rows,
     grid,
     pad,

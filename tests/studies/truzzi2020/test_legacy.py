@@ -27,7 +27,7 @@ from brainalign.studies.truzzi2020.legacy import (
 # --- a Python 2 pickler, to build files the way Python 2.7 + numpy wrote them ----------------
 
 
-def py2_pickle(obj) -> bytes:
+def py2_pickle(obj) -> bytes:  # noqa: C901 - an opcode writer, one branch per type
     """Protocol-2 pickle with Python 2 opcodes: byte strings as (SHORT_)BINSTRING, numpy arrays
     via ``numpy.core.multiarray._reconstruct`` and ``numpy.core.multiarray.scalar``."""
     out = bytearray(b"\x80\x02")

@@ -13,7 +13,9 @@ rule fmaps_simulate:
         runtime=10,
     params:
         simulation=lambda wc: FM["studies"][wc.study]["simulation"],
-        seed=lambda wc: derive_seed(config["seed"], "dwivedi2021", "simulation", wc.study),
+        seed=lambda wc: derive_seed(
+            config["seed"], "dwivedi2021", "simulation", wc.study
+        ),
     script:
         "../../scripts/dwivedi2021/simulate.py"
 
@@ -37,7 +39,9 @@ rule fmaps_taskonomy_rdms:
         layers=lambda wc: FM["studies"][wc.study]["models"]["layers"],
         verify_hash=lambda wc: FM["studies"][wc.study]["taskonomy"]["verify_hash"],
         batch_size=lambda wc: FM["studies"][wc.study]["taskonomy"]["batch_size"],
-        seed=lambda wc: derive_seed(config["seed"], "dwivedi2021", "taskonomy", wc.study),
+        seed=lambda wc: derive_seed(
+            config["seed"], "dwivedi2021", "taskonomy", wc.study
+        ),
     script:
         "../../scripts/dwivedi2021/taskonomy_rdms.py"
 
@@ -45,7 +49,8 @@ rule fmaps_taskonomy_rdms:
 rule fmaps_network_rdms:
     input:
         lambda wc: [
-            f"results/truzzi2020/{config['truzzi2020']['dataset']['name']}/rdms/{c}.npz" for c in _fmd.study_model_names(FM, wc.study)
+            f"results/truzzi2020/{config['truzzi2020']['dataset']['name']}/rdms/{c}.npz"
+            for c in _fmd.study_model_names(FM, wc.study)
         ],
     output:
         directory(f"{FM_OUT}/{{study}}/models/networks"),

@@ -88,7 +88,9 @@ rule fmaps_searchlight_individual:
         scheme=FM["statistics"]["scheme"],
         nc_threshold=FM["statistics"]["nc_threshold"],
         alpha=FM["statistics"]["alpha"],
-        seed=lambda wc: derive_seed(config["seed"], "dwivedi2021", "individual", wc.study),
+        seed=lambda wc: derive_seed(
+            config["seed"], "dwivedi2021", "individual", wc.study
+        ),
     script:
         "../../scripts/dwivedi2021/searchlight_stats.py"
 
@@ -127,6 +129,8 @@ rule fmaps_searchlight_grouped:
         scheme=FM["statistics"]["scheme"],
         nc_threshold=FM["statistics"]["nc_threshold"],
         alpha=FM["statistics"]["alpha"],
-        seed=lambda wc: derive_seed(config["seed"], "dwivedi2021", "partition", wc.study),
+        seed=lambda wc: derive_seed(
+            config["seed"], "dwivedi2021", "partition", wc.study
+        ),
     script:
         "../../scripts/dwivedi2021/searchlight_stats.py"

@@ -8,7 +8,9 @@ rule figure_profiles:
         posthoc=f"{TZ_OUT}/tables/posthoc.csv",
     output:
         profiles=report(
-            expand(f"{TZ_OUT}/figures/profiles_{{{{region}}}}.{{ext}}", ext=TZ_FORMATS),
+            expand(
+                f"{TZ_OUT}/figures/profiles_{{{{region}}}}.{{ext}}", ext=TZ_FORMATS
+            ),
             caption="../../report/truzzi2020/profiles.rst",
             category="Figures",
             subcategory="{region}",
@@ -16,7 +18,8 @@ rule figure_profiles:
         comparisons=report(
             (
                 expand(
-                    f"{TZ_OUT}/figures/comparisons_{{{{region}}}}.{{ext}}", ext=TZ_FORMATS
+                    f"{TZ_OUT}/figures/comparisons_{{{{region}}}}.{{ext}}",
+                    ext=TZ_FORMATS,
                 )
                 if TZ_COMPARISONS
                 else []
@@ -49,7 +52,10 @@ rule figure_layer_rdms:
         f"{TZ_OUT}/rdms/{{condition}}.npz",
     output:
         report(
-            expand(f"{TZ_OUT}/figures/layer_rdms_{{{{condition}}}}.{{ext}}", ext=TZ_FORMATS),
+            expand(
+                f"{TZ_OUT}/figures/layer_rdms_{{{{condition}}}}.{{ext}}",
+                ext=TZ_FORMATS,
+            ),
             caption="../../report/truzzi2020/layer_rdms.rst",
             category="RDMs",
         ),

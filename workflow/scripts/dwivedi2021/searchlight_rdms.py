@@ -8,9 +8,9 @@ import pandas as pd
 
 from brainalign import searchlight
 from brainalign.data import fmaps_files as fmaps_io
+from brainalign.io import write_table
 from brainalign.io.files import atomic_path
 from brainalign.maps import save_nifti, values_image
-from brainalign.io import write_table
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
