@@ -171,7 +171,7 @@ def test_a_failing_slurm_job_fails_the_run(slurm, tmp_path):
     rdms["EVC"][0][1, 2] = rdms["EVC"][0][2, 1] = float("nan")
     write_mat73(data / "target_fmri.mat", {f"{k}_RDMs": v for k, v in rdms.items()})
     cfg = small_config()
-    cfg["dataset"] = {
+    cfg["truzzi2020"]["dataset"] = {
         "name": "bad",
         "kind": "algonauts2019",
         "path": str(data),
@@ -180,7 +180,8 @@ def test_a_failing_slurm_job_fails_the_run(slurm, tmp_path):
     work = tmp_path / "work"
     write_config(work, cfg)
 
-    proc = _snakemake_slurm(work, "results/bad/dataset/brain_rdms.npz", gpu=slurm["gpu"])
+    target = "results/truzzi2020/bad/dataset/brain_rdms.npz"
+    proc = _snakemake_slurm(work, target, gpu=slurm["gpu"])
     out = proc.stdout + proc.stderr
     assert proc.returncode not in (0, 124, 137), f"rc {proc.returncode}\n{out[-6000:]}"
     jobs = _submitted(out)
@@ -190,4 +191,4 @@ def test_a_failing_slurm_job_fails_the_run(slurm, tmp_path):
     state = subprocess.run(["scontrol", "show", "job", jobid], capture_output=True, text=True)
     assert "JobState=FAILED" in state.stdout, state.stdout + state.stderr
     assert "region EVC subject 1: contains NaN" in Path(log).read_text()
-    assert not (work / "results" / "bad" / "dataset" / "brain_rdms.npz").exists()
+    assert not (work / target).exists()
