@@ -87,3 +87,20 @@ def test_package_faces_stay_light():
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ruff", "check", "src", "tests", "workflow", "benchmarks"],
+        ["ruff", "format", "--check", "src", "tests", "workflow", "benchmarks"],
+        ["snakefmt", "--check", "Snakefile", "workflow/rules"],
+    ],
+    ids=["ruff", "ruff-format", "snakefmt"],
+)
+def test_code_is_linted_and_formatted(command):
+    exe = Path(sys.executable).with_name(command[0])
+    proc = subprocess.run(
+        [str(exe), *command[1:]], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

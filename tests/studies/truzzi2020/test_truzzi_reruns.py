@@ -27,6 +27,7 @@ RUN_LEVEL = {("provenance", SD), ("all", "")}
 CONDITIONS = ("alexnet_untrained", "deepcluster_untrained")
 REGIONS = ("EVC", "IT")
 
+
 def _expect(*jobs) -> Counter:
     return Counter(jobs)
 
