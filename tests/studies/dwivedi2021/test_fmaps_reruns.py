@@ -93,3 +93,10 @@ def test_root_seed_reruns_every_random_draw(completed):
     write_config(completed, cfg)
     found = scheduled_jobs(completed)
     assert ("fmaps_simulate", ST) in found and ("fmaps_roi", ST) in found
+
+
+def test_report_of_the_study(completed):
+    """`snakemake --report` (the second step of `make run`) renders this study's captions."""
+    run_snakemake(completed, "--report", str(completed / "report.html"), timeout=600)
+    html = (completed / "report.html").read_text(errors="replace")
+    assert "Functional maps" in html and "tiny" in html

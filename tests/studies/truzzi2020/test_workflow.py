@@ -1,6 +1,7 @@
 """End-to-end tests of the Snakemake workflow on small synthetic studies."""
 
 import hashlib
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -302,3 +303,13 @@ def test_provenance_in_every_table_and_figure(small_run):
     assert comp["rule_seed"].notna().all()
     meta = json.loads(Image.open(res / "figures" / "profiles_IT.png").text["Description"])
     assert meta["dataset_sha256"] == digest and meta["seed"] == 7
+
+
+@pytest.mark.slow
+def test_report_of_the_study(small_run, tmp_path):
+    """`snakemake --report` (the second step of `make run`) renders this study's captions."""
+    work = tmp_path / "study"
+    shutil.copytree(small_run, work, symlinks=True)
+    run_snakemake(work, "--report", str(work / "report.html"), timeout=600)
+    html = (work / "report.html").read_text(errors="replace")
+    assert "Network vs IT" in html and "Mantel" in html
