@@ -37,7 +37,7 @@ from brainalign.pipeline.registry import (
     load_registry,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "kriegeskorte2008"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "kriegeskorte2008"
 PAYLOAD = bytes(range(256)) * 64  # 16 KiB
 
 
@@ -459,6 +459,8 @@ SNAKEMAKE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "snakemake"
 
 
 def _snakemake(workdir: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    """The workflow's Snakefile (common.smk validates the config, then download.smk) in
+    ``workdir``, with ``workdir/config.yaml``."""
     exe = SNAKEMAKE if SNAKEMAKE.exists() else Path(sys.executable).parent / "snakemake"
     return subprocess.run(
         [
@@ -466,7 +468,7 @@ def _snakemake(workdir: Path, *targets: str) -> subprocess.CompletedProcess[str]
             "--cores",
             "1",
             "-s",
-            str(workdir / "Snakefile"),
+            str(REPO / "Snakefile"),
             "--directory",
             str(workdir),
             "--configfile",
@@ -521,12 +523,13 @@ def test_download_rules(server, tmp_path):
             }
         )
     )
-    (tmp_path / "config.yaml").write_text(
-        yaml.safe_dump({"download": {"registry": str(reg), "root": "res"}})
-    )
-    (tmp_path / "Snakefile").write_text(
-        f'include: "{REPO / "workflow" / "rules" / "download.smk"}"\n\nrule all:\n    input: []\n'
-    )
+
+    def write_config(**download):
+        # the workflow runs only with a study block; only the download targets are built
+        cfg = {"download": {"registry": str(reg), "root": "res", **download}, "truzzi2020": {}}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+    write_config()
     # b is placed by hand: it must be verified, not downloaded
     placed = tmp_path / "res" / "data" / "g" / "b.bin"
     placed.parent.mkdir(parents=True)
@@ -547,9 +550,7 @@ def test_download_rules(server, tmp_path):
     assert "does not match" in log and str(placed) in log
     assert placed.read_bytes() == b"corrupt"
     # offline with a missing file: one clear error naming the URL and the path
-    (tmp_path / "config.yaml").write_text(
-        yaml.safe_dump({"download": {"registry": str(reg), "root": "res", "offline": True}})
-    )
+    write_config(offline=True)
     (tmp_path / "res" / "data" / "g" / "a.bin").unlink()
     out = _snakemake(tmp_path, "res/data/g/a.bin")
     assert out.returncode != 0

@@ -92,7 +92,7 @@ def test_records_of_finished_runs_are_pruned(tmp_path):
 
 def test_main_execs_the_command_under_the_same_pid(tmp_path):
     code = (
-        "import os, sys; from brainalign import runguard; "
+        "import os, sys; from brainalign.pipeline import runguard; "
         "print(os.getpid(), flush=True); "
         "runguard.main([sys.executable, '-c', 'import os; print(os.getpid())'])"
     )

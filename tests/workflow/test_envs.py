@@ -95,9 +95,11 @@ def imported_distributions(script: Path) -> set[str]:
 
 
 def rules_with_envs() -> list[tuple[str, Path, Path | None, str]]:
-    """(rule, env file, script or None, rule file) for every rule with a conda env."""
+    """(rule, env file, script or None, rule file) for every rule with a conda env (shared rule
+    files and those of every study, workflow/rules/<study>/)."""
     out = []
-    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+    rules_dir = REPO / "workflow" / "rules"
+    for smk in sorted(rules_dir.rglob("*.smk")):
         text = smk.read_text()
         for block in re.split(r"\n(?=\s*rule \w+:)", text):
             m = re.search(r"rule (\w+):", block)
@@ -107,10 +109,10 @@ def rules_with_envs() -> list[tuple[str, Path, Path | None, str]]:
             script = re.search(r"script:\s*\n\s*\"([^\"]+)\"", block)
             if m.group(1) == "all":
                 continue
-            assert env, f"rule {m.group(1)} in {smk.name} has no conda: env"
+            assert env, f"rule {m.group(1)} in {smk.relative_to(rules_dir)} has no conda: env"
             env_path = (smk.parent / env.group(1)).resolve()
             script_path = (smk.parent / script.group(1)).resolve() if script else None
-            out.append((m.group(1), env_path, script_path, smk.name))
+            out.append((m.group(1), env_path, script_path, smk.relative_to(rules_dir).as_posix()))
     return out
 
 

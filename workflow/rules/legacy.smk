@@ -7,7 +7,7 @@
 # extract_activations and, under Python 3 with the same torch, the same numbers. The default
 # (false) keeps every condition in the modern env.
 #
-# Include after activations.smk; uses condition_seed and weights_for from common.smk.
+# Include after activations.smk; uses condition_seed, weights_for and STUDY_IDS from common.smk.
 import shlex as _legacy_shlex
 import sys as _legacy_sys
 from pathlib import Path as _LegacyPath
