@@ -17,7 +17,7 @@ from brainalign.data.kriegeskorte import (
 )
 from brainalign.data.loaders import LOADERS, load_dataset, source_files
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "kriegeskorte2008"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "kriegeskorte2008"
 needs_real = pytest.mark.skipif(
     not (SHARED / BRAIN_RDMS_FILE).is_file(), reason=f"real data not present at {SHARED}"
 )
