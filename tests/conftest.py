@@ -28,13 +28,17 @@ def write_config(workdir: Path, config: dict | str | Path) -> Path:
 
 
 def run_snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: int = 600
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: int = 600,
+    snakefile: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile with ``workdir`` as working directory."""
+    """Run the repository's Snakefile (or ``snakefile``) with ``workdir`` as working directory."""
     cmd = [
         SNAKEMAKE,
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(snakefile or REPO / "Snakefile"),
         "--directory",
         str(workdir),
         "--cores",
@@ -72,12 +76,12 @@ _WILDCARDS = re.compile(r"^\s*wildcards: (.*)$")
 _STAT = re.compile(r"^(\w+)\s+(\d+)$")
 
 
-def scheduled_jobs(workdir: Path, *args: str) -> Counter:
+def scheduled_jobs(workdir: Path, *args: str, snakefile: Path | None = None) -> Counter:
     """Jobs of a dry run as a Counter of ``(rule, "wildcard=value, ...")``.
 
     The job list is checked against Snakemake's ``Job stats`` table (rule -> count).
     """
-    out = run_snakemake(workdir, "-n", *args).stdout
+    out = run_snakemake(workdir, "-n", *args, snakefile=snakefile).stdout
     if "Nothing to be done" in out:
         return Counter()
     jobs: list[list[str]] = []

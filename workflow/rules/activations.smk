@@ -22,6 +22,7 @@ rule extract_activations:
         mem_mb=3000,
         runtime=30,
     params:
+        code=code("extract_activations.py"),
         network=lambda wc: network_of(wc.condition),
         training=lambda wc: wc.condition.rpartition("_")[2],
         seed=lambda wc: condition_seed(wc.condition),
@@ -52,6 +53,7 @@ rule layer_rdms:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code("layer_rdms.py"),
         metric=config["rdm"]["metric"],
     script:
         "../scripts/layer_rdms.py"

@@ -25,6 +25,7 @@ from brainalign.pipeline.rulekit import export_package_path
 export_package_path(SRC)
 
 from brainalign.pipeline import config as _bacfg
+from brainalign.pipeline.fingerprint import git_commit, script_fingerprint, source_fingerprint
 from brainalign.pipeline.seeds import config_hash, derive_seed
 
 
@@ -71,6 +72,11 @@ logger.info(
 )
 
 CONFIG_HASH = config_hash(config)
+#: The code that made the results (for the provenance table): a hash over src/brainalign and
+#: workflow/, and the git commit of the checkout (``+dirty`` with uncommitted changes).
+SOURCE_SHA256 = source_fingerprint(Path(workflow.basedir) / "src" / "brainalign")
+WORKFLOW_SHA256 = source_fingerprint(Path(workflow.basedir) / "workflow")
+GIT_COMMIT = git_commit(workflow.basedir)
 LAYER_COUNT = 7
 #: Final files of every enabled study (each study's main.smk adds its own).
 TARGETS = []
@@ -83,6 +89,14 @@ STUDY_IDS = "|".join(STUDIES)
 wildcard_constraints:
     dataset="[A-Za-z0-9_.-]+",
     condition="[a-z0-9_]+_(?:trained|untrained)",
+
+
+def code(script):
+    """Fingerprint of the library code a script runs, for params: editing a module of
+    src/brainalign reruns exactly the jobs whose scripts import it."""
+    return script_fingerprint(
+        Path(workflow.basedir) / "workflow" / "scripts" / script, SRC
+    )
 
 
 def condition_seed(condition):

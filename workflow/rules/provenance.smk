@@ -21,7 +21,11 @@ rule provenance:
     conda:
         "../../envs/data.yaml"
     params:
+        code=code("provenance.py"),
         config_hash=CONFIG_HASH,
+        source_sha256=SOURCE_SHA256,
+        workflow_sha256=WORKFLOW_SHA256,
+        git_commit=GIT_COMMIT,
         seeds=lambda wc: {c: condition_seed(c) for c in STUDY_CONDITIONS[wc.study]},
     script:
         "../scripts/provenance.py"

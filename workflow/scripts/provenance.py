@@ -17,6 +17,9 @@ with rule_context(snakemake) as log:
         ("seed", fields["seed"]),
         ("dataset", info["name"]),
         ("dataset_sha256", info["dataset_sha256"]),
+        ("code.source_sha256", p.source_sha256),
+        ("code.workflow_sha256", p.workflow_sha256),
+        ("code.git_commit", p.git_commit),
     ]
     rows += [(f"seed.network.{c}", s) for c, s in sorted(p.seeds.items())]
     rows += [(f"sha256.{f}", d) for f, d in sorted(info["files_sha256"].items())]

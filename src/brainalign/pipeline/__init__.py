@@ -3,6 +3,10 @@
 from brainalign._lazy import lazy_api
 
 _API = {
+    "imported_modules": "fingerprint",
+    "script_fingerprint": "fingerprint",
+    "source_fingerprint": "fingerprint",
+    "git_commit": "fingerprint",
     "ConfigError": "config",
     "validate_config": "config",
     "derive_seed": "config",

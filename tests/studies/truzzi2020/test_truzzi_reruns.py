@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import scheduled_jobs, small_config, write_config
+from conftest import REPO, run_snakemake, scheduled_jobs, small_config, write_config
 
 #: The shared rules' wildcards for this study and dataset.
 SD = "study=truzzi2020, dataset=small"
@@ -128,4 +128,49 @@ def test_dataset_change_reruns_everything(completed):
         *RUN_LEVEL,
     )
     found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
+
+
+# --- library changes --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def repo_copy(completed, tmp_path) -> Path:
+    """A copy of the workflow and library whose modules a test may edit, and a completed study
+    whose provenance already names that copy (a copy has no git commit)."""
+    repo = tmp_path / "repo"
+    for name in ("src", "workflow", "profiles", "envs"):
+        shutil.copytree(REPO / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "Snakefile", repo / "Snakefile")
+    (repo / "resources").mkdir()
+    shutil.copy(REPO / "resources" / "registry.yaml", repo / "resources" / "registry.yaml")
+    snakefile = repo / "Snakefile"
+    run_snakemake(completed, snakefile=snakefile)  # provenance: the copy has no git commit
+    assert scheduled_jobs(completed, snakefile=snakefile) == Counter()
+    return repo
+
+
+def _edit(repo: Path, module: str) -> None:
+    path = repo / "src" / "brainalign" / module
+    path.write_text(path.read_text() + "\n# an edit\n")
+
+
+def test_statistics_module_edit_reruns_the_jobs_that_import_it(completed, repo_copy):
+    _edit(repo_copy, "stats/anova.py")
+    expected = _expect(
+        ("group_statistics", ""), *[("figure_profiles", f"region={r}") for r in REGIONS], *RUN_LEVEL
+    )
+    found = scheduled_jobs(completed, snakefile=repo_copy / "Snakefile")
+    assert found == expected, _diff(found, expected)
+
+
+def test_figures_module_edit_reruns_the_figure_jobs(completed, repo_copy):
+    _edit(repo_copy, "maps/figures.py")
+    expected = _expect(
+        *[("figure_profiles", f"region={r}") for r in REGIONS],
+        *[("figure_layer_rdms", f"condition={c}") for c in CONDITIONS],
+        ("figure_brain_rdm", ""),
+        *RUN_LEVEL,
+    )
+    found = scheduled_jobs(completed, snakefile=repo_copy / "Snakefile")
     assert found == expected, _diff(found, expected)

@@ -12,6 +12,7 @@ rule fmaps_simulate:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code("dwivedi2021/simulate.py"),
         simulation=lambda wc: FM["studies"][wc.study]["simulation"],
         seed=lambda wc: derive_seed(
             config["seed"], "dwivedi2021", "simulation", wc.study
@@ -35,6 +36,7 @@ rule fmaps_taskonomy_rdms:
         mem_mb=FM["mem_mb"],
         runtime=120,
     params:
+        code=code("dwivedi2021/taskonomy_rdms.py"),
         tasks=lambda wc: _fmd.study_model_names(FM, wc.study),
         layers=lambda wc: FM["studies"][wc.study]["models"]["layers"],
         verify_hash=lambda wc: FM["studies"][wc.study]["taskonomy"]["verify_hash"],
@@ -62,6 +64,7 @@ rule fmaps_network_rdms:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code("dwivedi2021/network_rdms.py"),
         names=lambda wc: _fmd.study_model_names(FM, wc.study),
         layers=lambda wc: FM["studies"][wc.study]["models"]["layers"],
     script:

@@ -52,6 +52,7 @@ rule fmaps_figures_maps:
         mem_mb=2000,
         runtime=15,
     params:
+        code=code("dwivedi2021/figures_maps.py"),
         study=lambda wc: wc.study,
     script:
         "../../scripts/dwivedi2021/figures_maps.py"
@@ -81,6 +82,7 @@ rule fmaps_figures_roi:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code("dwivedi2021/figures_roi.py"),
         models=lambda wc: _fmd.study_model_params(FM, wc.study, FM_OUT),
         rois=lambda wc: FM["studies"][wc.study]["rois"],
         alpha=FM["statistics"]["alpha"],

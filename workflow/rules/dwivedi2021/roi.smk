@@ -19,6 +19,7 @@ rule fmaps_roi:
         mem_mb=2000,
         runtime=60,
     params:
+        code=code("dwivedi2021/roi.py"),
         source=lambda wc: FM["studies"][wc.study]["source"],
         rois=lambda wc: FM["studies"][wc.study]["rois"],
         models=lambda wc: _fmd.study_model_params(FM, wc.study, FM_OUT),

@@ -24,6 +24,7 @@ rule fmaps_searchlight_rdms:
         mem_mb=FM["mem_mb"],
         runtime=60,
     params:
+        code=code("dwivedi2021/searchlight_rdms.py"),
         source=lambda wc: FM["studies"][wc.study]["source"],
         searchlight=lambda wc: _fmd.study_searchlight(FM, wc.study),
         ceiling_statistic=FM["statistics"]["ceiling_statistic"],
@@ -47,6 +48,7 @@ rule fmaps_searchlight_rdms_precomputed:
         mem_mb=FM["mem_mb"],
         runtime=60,
     params:
+        code=code("dwivedi2021/searchlight_rdms.py"),
         source="precomputed",
         searchlight=lambda wc: _fmd.study_searchlight(FM, wc.study),
         ceiling_statistic=FM["statistics"]["ceiling_statistic"],
@@ -81,6 +83,7 @@ rule fmaps_searchlight_individual:
         mem_mb=FM["mem_mb"],
         runtime=60,
     params:
+        code=code("dwivedi2021/searchlight_stats.py"),
         analysis="individual",
         models=lambda wc: _fmd.study_model_params(FM, wc.study, FM_OUT),
         neighbourhood=lambda wc: _fmd.study_neighbourhood(FM, wc.study),
@@ -122,6 +125,7 @@ rule fmaps_searchlight_grouped:
         mem_mb=FM["mem_mb"],
         runtime=60,
     params:
+        code=code("dwivedi2021/searchlight_stats.py"),
         analysis="partition",
         models=lambda wc: _fmd.study_model_params(FM, wc.study, FM_OUT),
         neighbourhood=lambda wc: _fmd.study_neighbourhood(FM, wc.study),

@@ -18,6 +18,7 @@ rule compare_subjects:
         mem_mb=1000,
         runtime=15,
     params:
+        code=code("truzzi2020/compare_subjects.py"),
         method=TZ["comparison"]["method"],
         permutations=TZ["comparison"]["permutations"],
         alternative=TZ["comparison"]["alternative"],
@@ -46,6 +47,7 @@ rule noise_ceiling:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code("truzzi2020/noise_ceiling.py"),
         method=TZ["comparison"]["method"],
         regions=TZ_REGIONS,
         dataset=TZ_DS,
@@ -75,5 +77,7 @@ rule collect_tables:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        code=code("truzzi2020/collect_tables.py"),
     script:
         "../../scripts/truzzi2020/collect_tables.py"

@@ -20,6 +20,7 @@ if TZ["dataset"]["kind"] == "synthetic":
             mem_mb=3000,
             runtime=15,
         params:
+            code=code("truzzi2020/simulate_dataset.py"),
             synthetic=TZ["dataset"]["synthetic"],
             seed=derive_seed(config["seed"], "synthetic-dataset"),
         script:
@@ -43,6 +44,7 @@ rule prepare_dataset:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code("truzzi2020/prepare_dataset.py"),
         kind=TZ["dataset"]["kind"],
         path=tz_dataset_path(),
         regions=TZ_REGIONS,

@@ -38,6 +38,7 @@ rule figure_profiles:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code("truzzi2020/figure_profiles.py"),
         comparisons=TZ["statistics"]["comparisons"],
         conditions=TZ_CONDITIONS,
         noise_ceiling=TZ["figures"]["noise_ceiling"],
@@ -69,6 +70,7 @@ rule figure_layer_rdms:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code("truzzi2020/figure_layer_rdms.py"),
         context=TZ["figures"]["context"],
     script:
         "../../scripts/truzzi2020/figure_layer_rdms.py"
@@ -97,6 +99,7 @@ rule figure_brain_rdm:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code("truzzi2020/figure_brain_rdm.py"),
         regions=TZ_REGIONS,
         formats=TZ_FORMATS,
         context=TZ["figures"]["context"],

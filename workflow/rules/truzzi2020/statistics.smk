@@ -25,6 +25,7 @@ rule group_statistics:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code("truzzi2020/group_statistics.py"),
         comparisons=TZ["statistics"]["comparisons"],
         mode=TZ["statistics"]["mode"],
         alpha=TZ["statistics"]["alpha"],
