@@ -14,6 +14,7 @@ held it is provably dead; the test kills that command and runs the very same com
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import subprocess
@@ -156,3 +157,98 @@ def test_sigkill_and_rerun_gives_byte_identical_results(small_run, tmp_path):
     assert any(rel.endswith(f"activations/{name}") for name in finished for rel in kept), kept
     assert in_progress and in_progress <= rebuilt, (in_progress, rebuilt)
     assert not _incomplete_outputs(work)
+
+
+def _script_jobs(workdir: Path) -> list[int]:
+    """PIDs of rule-script processes (``.snakemake/scripts/...``) working in ``workdir``."""
+    target = os.path.realpath(workdir)
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if cwd == target and f"{target}/.snakemake/scripts/" in args:
+            found.append(int(proc.name))
+    return sorted(found)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(proc.name))
+    return kids
+
+
+@pytest.mark.slow
+def test_only_snakemake_killed_under_timeout_while_a_job_runs(small_run, tmp_path):
+    """`timeout ... runguard snakemake`: Snakemake alone is SIGKILLed while a job runs on. The
+    same command then names the job still running (and starts nothing), and once the job has
+    ended it finishes the study, with one run record left."""
+    work = tmp_path / "orphan"
+    write_config(work, small_config())
+    command = ["timeout", "-k", "10", "900", *GUARDED]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    with open(work / "killed_run.log", "w") as log:
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env, start_new_session=True
+        )
+    stopped: list[int] = []
+    try:
+        deadline = time.monotonic() + 300
+        while not stopped:
+            assert proc.poll() is None, "the run finished before a job could be caught"
+            assert time.monotonic() < deadline, "no job seen running"
+            for pid in _script_jobs(work):
+                try:
+                    os.kill(pid, signal.SIGSTOP)  # keeps it running (not finishing) meanwhile
+                    stopped.append(pid)
+                except ProcessLookupError:
+                    continue
+            time.sleep(0.05)
+        (snakemake,) = _children(proc.pid)  # the guard became Snakemake under `timeout`
+        os.kill(snakemake, signal.SIGKILL)
+        proc.wait(timeout=60)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    try:
+        again = subprocess.run(command, cwd=work, capture_output=True, text=True, env=env)
+        assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]
+        lines = again.stderr.splitlines()
+        assert len(lines) == 1, again.stderr
+        assert lines[0].startswith(
+            f"brainalign: the killed Snakemake run in {os.path.realpath(work)} left"
+        )
+        assert all(f"pid {pid} (" in lines[0] for pid in stopped), (stopped, lines[0])
+        assert "still running" in lines[0] and "wait for" in lines[0] and "kill " in lines[0]
+        assert "--unlock" not in again.stdout + again.stderr
+        assert "Building DAG" not in again.stdout + again.stderr  # Snakemake was not started
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 300
+    while _script_jobs(work):  # the orphaned jobs run to their end
+        assert time.monotonic() < deadline, "orphaned jobs did not finish"
+        time.sleep(0.2)
+
+    final = subprocess.run(command, cwd=work, capture_output=True, text=True, env=env, timeout=900)
+    assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-5000:]
+    assert "removed the stale Snakemake lock" in final.stderr
+    reference, resumed = _files(small_run), _files(work)
+    assert sorted(resumed) == sorted(reference)
+    different = [
+        rel
+        for rel in reference
+        if not _is_log(rel) and reference[rel].read_bytes() != resumed[rel].read_bytes()
+    ]
+    assert different == [], different
+    assert not _incomplete_outputs(work)
+    assert len(list((work / ".snakemake" / "brainalign-runs").glob("*.json"))) == 1

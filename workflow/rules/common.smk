@@ -25,7 +25,11 @@ from brainalign.pipeline.rulekit import export_package_path
 export_package_path(SRC)
 
 from brainalign.pipeline import config as _bacfg
-from brainalign.pipeline.fingerprint import git_commit, script_fingerprint, source_fingerprint
+from brainalign.pipeline.fingerprint import (
+    git_commit,
+    script_fingerprint,
+    source_fingerprint,
+)
 from brainalign.pipeline.seeds import config_hash, derive_seed
 
 

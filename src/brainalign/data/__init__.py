@@ -12,6 +12,8 @@ _API = {
     "MAT73_HEADER": "algonauts",
     "MEG_WINDOWS": "algonauts",
     "Dataset": "base",
+    "DataFileError": "base",
+    "file_error": "base",
     "CATEGORY_BLOCKS_92": "base",
     "categories_92": "base",
     "validate_dataset": "base",

@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from brainalign.data.base import Dataset, categories_92, validate_dataset
+from brainalign.data.base import Dataset, categories_92, file_error, validate_dataset
 
 __all__ = [
     "read_mat",
@@ -55,21 +55,48 @@ def read_mat(path: str | os.PathLike) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to ndarray
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    brainalign.data.base.DataFileError
+        Naming the file when it is truncated, corrupt or not a MATLAB file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MATLAB file not found: {path}")
+    v73 = "MATLAB v7.3 (HDF5) file"
     if h5py.is_hdf5(path):
-        out = {}
-        with h5py.File(path, "r") as f:
-            for key in f.keys():
-                if key.startswith("#") or not isinstance(f[key], h5py.Dataset):
-                    continue
-                out[key] = np.transpose(f[key][()])
-        return out
+        try:
+            return _read_hdf5(path)
+        except (OSError, KeyError, ValueError, RuntimeError) as err:
+            raise file_error(path, v73, err) from err
+    with open(path, "rb") as fh:
+        if fh.read(len(MAT73_HEADER)) == MAT73_HEADER:
+            raise file_error(path, v73, "no HDF5 data after the MATLAB header")
+    return _loadmat(path)
+
+
+def _read_hdf5(path: Path) -> dict[str, np.ndarray]:
+    out = {}
+    with h5py.File(path, "r") as f:
+        for key in f.keys():
+            if key.startswith("#") or not isinstance(f[key], h5py.Dataset):
+                continue
+            out[key] = np.transpose(f[key][()])
+    return out
+
+
+def _loadmat(path: Path) -> dict[str, np.ndarray]:
+    """``scipy.io.loadmat`` without the ``__header__``-style keys; errors name the file."""
     from scipy.io import loadmat
 
-    return {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+    try:
+        data = loadmat(path)
+    except Exception as err:  # noqa: BLE001 - scipy raises many kinds; re-raised with the path
+        raise file_error(path, "MATLAB v5 file", err) from err
+    return {k: v for k, v in data.items() if not k.startswith("__")}
 
 
 def load_fmri_rdms(
@@ -140,10 +167,8 @@ def load_stimulus_mat(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     names : list of str, length n
     images : ndarray, shape (n, H, W, 3), uint8
     """
-    from scipy.io import loadmat
-
     path = Path(path)
-    data = loadmat(path)
+    data = _loadmat(path)
     if "visual_stimuli" not in data:
         raise ValueError(f"{path}: no variable 'visual_stimuli'")
     stim = data["visual_stimuli"]
@@ -181,8 +206,11 @@ def load_image_folder(folder: str | os.PathLike) -> tuple[list[str], np.ndarray]
         raise ValueError(f"no .jpg images in {folder}")
     images = []
     for p in files:
-        with Image.open(p) as im:
-            images.append(np.asarray(im.convert("RGB")))
+        try:
+            with Image.open(p) as im:
+                images.append(np.asarray(im.convert("RGB")))
+        except (OSError, ValueError, SyntaxError) as err:  # PIL: truncated / not an image
+            raise file_error(p, "JPEG image", err) from err
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise ValueError(f"images in {folder} differ in size: {sorted(shapes)}")

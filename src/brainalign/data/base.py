@@ -2,14 +2,66 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from brainalign.rsa.rdm import validate_rdm_stack
 
-__all__ = ["Dataset", "CATEGORY_BLOCKS_92", "categories_92", "validate_dataset"]
+__all__ = [
+    "Dataset",
+    "DataFileError",
+    "CATEGORY_BLOCKS_92",
+    "categories_92",
+    "file_error",
+    "validate_dataset",
+]
+
+#: HDF5's "truncated file: eof = ..., sblock->base_addr = ..., stored_eof = <expected size>".
+_HDF5_EOF = re.compile(r"truncated file: .*stored_eof = (\d+)")
+
+
+class DataFileError(ValueError):
+    """A data file cannot be read (truncated, corrupt, or not of its format); names the file."""
+
+
+def file_error(path: str | os.PathLike, what: str, err: BaseException | str) -> DataFileError:
+    """The one-line error for an unreadable data file.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    what : str
+        Its expected format, e.g. ``"MATLAB v7.3 (HDF5) file"``.
+    err : exception or str
+        What the reader said (kept at the end of the message).
+
+    Returns
+    -------
+    DataFileError
+        ``<path>: cannot be read as a <what>: the file is truncated or corrupt (<size> bytes;
+        <reader's error>); replace it with a complete copy`` ("truncated (<size> of <expected>
+        bytes; ..." when HDF5 says so, "empty (0 bytes; ..." for an empty file).
+    """
+    path = Path(path)
+    size = path.stat().st_size if path.exists() else 0
+    detail = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+    detail = " ".join(str(detail).split())
+    state, sizes = "truncated or corrupt", f"{size} bytes"
+    if size == 0:
+        state = "empty"
+    elif m := _HDF5_EOF.search(detail):
+        state, sizes = "truncated", f"{size} of {m.group(1)} bytes"
+    return DataFileError(
+        f"{path}: cannot be read as a {what}: the file is {state} ({sizes}; {detail}); "
+        "replace it with a complete copy"
+    )
+
 
 #: Category blocks of the 92-image set (Kriegeskorte et al. 2008; Cichy et al. 2014), in order.
 CATEGORY_BLOCKS_92 = (

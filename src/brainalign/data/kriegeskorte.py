@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from brainalign.data.base import CATEGORY_BLOCKS_92, Dataset, validate_dataset
+from brainalign.data.base import CATEGORY_BLOCKS_92, Dataset, file_error, validate_dataset
 from brainalign.io.hashing import sha256_file
 
 __all__ = [
@@ -76,7 +76,7 @@ def _loadmat(path: Path) -> dict[str, Any]:
     try:
         return loadmat(path)
     except Exception as exc:  # noqa: BLE001 - re-raised with the path
-        raise ValueError(f"{path}: cannot be read as a MATLAB v5 file ({exc})") from exc
+        raise file_error(path, "MATLAB v5 file", exc) from exc
 
 
 def _text(value: Any) -> str:

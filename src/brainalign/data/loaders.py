@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from brainalign.data.algonauts import load_algonauts2019
 from brainalign.data.base import CATEGORY_BLOCKS_92, Dataset, validate_dataset
 from brainalign.data.kriegeskorte import kriegeskorte_sources, load_kriegeskorte2008
+from brainalign.io.hashing import check_listed_file, listed_files
 
 __all__ = [
     "Dataset",
@@ -21,6 +23,7 @@ __all__ = [
     "load_dataset",
     "source_files",
     "validate_dataset",
+    "verify_sources",
 ]
 
 #: Dataset kinds → loader ``(path, regions, name, **options) -> Dataset``.
@@ -36,10 +39,36 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
 def load_dataset(
     kind: str, path: str | os.PathLike, regions: tuple[str, ...], name: str, **options
 ) -> Dataset:
-    """Load a dataset with the loader registered for ``kind``."""
+    """Load a dataset with the loader registered for ``kind``.
+
+    Source files the workflow verified against the download registry when it started are
+    re-checked first (:func:`verify_sources`).
+    """
     if kind not in LOADERS:
         raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {sorted(LOADERS)}")
+    verify_sources(kind, path)
     return LOADERS[kind](path, regions=tuple(regions), name=name, **options)
+
+
+def verify_sources(kind: str, path: str | os.PathLike) -> None:
+    """Re-check the source files of ``kind`` in ``path`` that the workflow verified.
+
+    The workflow checks the registry-listed files a study uses when it starts
+    (:mod:`brainalign.pipeline.verified`) and lists them for its jobs; this re-checks those
+    files (hashing one again only if it changed). Outside the workflow nothing is listed and
+    nothing is checked.
+
+    Raises
+    ------
+    brainalign.io.hashing.FileCheckError
+        A listed file no longer matches its registry entry (names the file, both hashes and
+        the URL to fetch it from).
+    """
+    if not listed_files() or not Path(path).is_dir():
+        return
+    for f in source_files(kind, path):
+        if Path(f).is_file():
+            check_listed_file(f)
 
 
 def _algonauts_sources(path: str | os.PathLike) -> list[str]:

@@ -2,7 +2,14 @@
 
 Every output is written to a temporary file in the destination folder and moved into place
 with :func:`os.replace`, which is atomic on POSIX: a reader (or Snakemake after a crash) sees
-either the previous file or the complete new one, never a truncated file.
+either the previous file or the complete new one, never a truncated file. The file in place has
+the mode a plain ``open(path, "w")`` would give it (``0o666`` less the umask), not the private
+``0o600`` of the temporary file.
+
+A process killed while it writes (``kill -9``) leaves its temporary file behind, hidden and named
+``.<name>.<random><suffix>`` (:func:`temp_prefix`); :func:`temp_files_of` finds those of an
+output, and the rule scripts remove them when the job that owns the output starts again
+(:func:`brainalign.pipeline.rulekit.rule_context`).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,7 +26,82 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_path", "write_table", "read_table", "write_npz", "read_npz", "write_json"]
+__all__ = [
+    "atomic_path",
+    "temp_prefix",
+    "temp_files_of",
+    "is_temp_name",
+    "file_mode",
+    "write_table",
+    "read_table",
+    "write_npz",
+    "read_npz",
+    "write_json",
+]
+
+#: The random part of a temporary name: tempfile's 8 characters (6 in Python 2, the legacy env).
+_RANDOM = r"[a-z0-9_]{6,8}"
+_ANY_TEMP_NAME = re.compile(r"\..+\." + _RANDOM + r"(?:\..*)?\Z")
+
+
+def temp_prefix(dest: str | os.PathLike) -> str:
+    """Prefix of the temporary files written for ``dest``: ``.<name of dest>.``.
+
+    :func:`atomic_path` names its temporary files ``<prefix><random><suffix>`` in the folder of
+    ``dest`` (as do the verified downloads, with the suffix ``.part``); :func:`temp_files_of`
+    finds them by the same name pattern.
+    """
+    return f".{Path(dest).name}."
+
+
+def _temp_name_of(dest: str | os.PathLike) -> re.Pattern[str]:
+    return re.compile(re.escape(temp_prefix(dest)) + _RANDOM + r"(?:\..*)?\Z")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether a file name has the form of a temporary file: ``.<name>.<random>[<suffix>]``."""
+    return _ANY_TEMP_NAME.match(name) is not None
+
+
+def temp_files_of(dest: str | os.PathLike) -> list[Path]:
+    """Temporary files left next to ``dest`` by writers of ``dest`` that did not finish.
+
+    Parameters
+    ----------
+    dest : path-like
+        An output file (or folder).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files ``<folder of dest>/<temp_prefix(dest)><random>[<suffix>]``, sorted; empty if
+        there are none.
+    """
+    dest = Path(dest)
+    if not dest.parent.is_dir():
+        return []
+    pattern = _temp_name_of(dest)
+    return sorted(p for p in dest.parent.iterdir() if pattern.match(p.name))
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Elsewhere: set and restore at once (not atomic, but the only portable way to read it).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new file as ``open(path, "w")`` creates it: ``0o666`` less the current umask."""
+    return 0o666 & ~_umask()
 
 
 @contextlib.contextmanager
@@ -36,18 +119,20 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     Yields
     ------
     pathlib.Path
-        Where to write. Removed if the block raises.
+        Where to write. Removed if the block raises. The file moved onto ``path`` gets the mode
+        of :func:`file_mode` (the temporary file itself is private, ``0o600``).
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{dest.name}.", suffix=suffix or dest.suffix, dir=dest.parent
+        prefix=temp_prefix(dest), suffix=suffix or dest.suffix, dir=dest.parent
     )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp_path, dest)
     finally:

@@ -16,9 +16,20 @@ The Cusack lab's supervised "modified AlexNet" (``modified_alexnet_checkpoint_27
     The same architecture with a 1,000-way top layer; keys carry ``module.`` prefixes.
 
 Every file is read with ``torch.load(weights_only=True)``, which cannot execute code (Python 2
-pickles are retried with ``encoding="latin1"``). A file that needs full unpickling is refused
-with :class:`UnsafeCheckpointError` unless the caller opts in for that file
-(``allow_unsafe_pickle=True``; config ``networks.allow_unsafe_pickle: [<network>]``).
+pickles are retried with ``encoding="latin1"``). When that fails, the file is examined without
+unpickling anything (zip archive and pickle structure, PyTorch's magic number) to tell the two
+causes apart:
+
+* a damaged or incomplete file (random bytes, a truncated download, an HTML error page, a bad
+  magic number) raises :class:`CorruptCheckpointError`, naming the file, its size and where to
+  download it again;
+* a complete checkpoint that holds Python objects beyond tensors (e.g. ``argparse.Namespace``)
+  needs full unpickling, which can run arbitrary code: it is refused with
+  :class:`UnsafeCheckpointError` unless the caller opts in for that file
+  (``allow_unsafe_pickle=True``; config ``networks.allow_unsafe_pickle: [<network>]``).
+
+A file the workflow verified against the download registry when it started is re-checked before
+it is read (:func:`brainalign.io.hashing.check_listed_file`).
 """
 
 from __future__ import annotations
@@ -35,13 +46,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from brainalign.io.hashing import sha256_file
+from brainalign.io.hashing import check_listed_file, sha256_file_cached
+from brainalign.networks.checkpoints import (
+    corrupt_message,
+    failure_reason,
+    scan_checkpoint,
+    unsafe_message,
+)
 from brainalign.networks.registry import WEIGHTS
 
 __all__ = [
     "TORCHVISION_ALEXNET_FILE",
     "WeightsNotFoundError",
     "UnsafeCheckpointError",
+    "CorruptCheckpointError",
     "CheckpointInfo",
     "hub_cache_path",
     "resolve_weights_path",
@@ -62,7 +80,11 @@ class WeightsNotFoundError(FileNotFoundError):
 
 
 class UnsafeCheckpointError(ValueError):
-    """A weights file cannot be read with ``weights_only=True`` and was not opted in."""
+    """A complete checkpoint needs full unpickling (globals beyond tensors); not opted in."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A weights file is damaged or incomplete (not a readable checkpoint); names the file."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +120,22 @@ def hub_cache_path(filename: str = TORCHVISION_ALEXNET_FILE) -> Path:
 
 
 def _sha256_startswith(path: Path, prefix: str) -> bool:
-    return sha256_file(path).startswith(prefix)
+    return sha256_file_cached(path).startswith(prefix)
+
+
+def _directory_message(network: str, path: Path) -> str:
+    info = WEIGHTS[network]
+    inside = path.resolve() / info.file
+    there = (
+        f"{inside} exists: set networks.weights.{network} to that path"
+        if inside.is_file()
+        else f"Get {info.file!r} from {info.source} and place it at {inside}, then set "
+        f"networks.weights.{network} to that path"
+    )
+    return (
+        f"trained weights for network {network!r}: {path.resolve()} is a directory, not a "
+        f"weights file; networks.weights.{network} must name the file itself. {there}."
+    )
 
 
 def _missing_message(network: str, tried: list[Path], configured: str | None) -> str:
@@ -134,7 +171,8 @@ def resolve_weights_path(network: str, path: str | os.PathLike | None = None) ->
     Raises
     ------
     WeightsNotFoundError
-        Naming every location tried, the expected file and where to get it.
+        Naming every location tried, the expected file and where to get it; or, for a
+        ``path`` that is a directory, saying so and where the file belongs.
     ValueError
         A hub-cache copy whose hash does not match its name.
     """
@@ -145,6 +183,8 @@ def resolve_weights_path(network: str, path: str | os.PathLike | None = None) ->
         p = Path(path)
         if p.is_file():
             return p
+        if p.is_dir():
+            raise WeightsNotFoundError(_directory_message(network, p))
         tried.append(p)
     info = WEIGHTS[network]
     if network == "alexnet" and (not path or Path(path).name == info.file):
@@ -153,29 +193,81 @@ def resolve_weights_path(network: str, path: str | os.PathLike | None = None) ->
             m = _HASH_IN_NAME.search(cached.name)
             if m and not _sha256_startswith(cached, m.group(1)):
                 raise ValueError(
-                    f"{cached}: the torch hub cache copy is corrupt (its sha256 "
-                    f"does not start with {m.group(1)}); delete it"
+                    f"{cached}: the torch hub cache copy is corrupt (its sha256 does not "
+                    f"start with {m.group(1)}; {cached.stat().st_size} bytes); delete it and "
+                    f"download {info.source} again"
                 )
             return cached
         tried.append(cached)
     raise WeightsNotFoundError(_missing_message(network, tried, str(path) if path else None))
 
 
-def read_checkpoint(path: str | os.PathLike, *, allow_unsafe_pickle: bool = False) -> Any:
+def _existing_file(path: Path, network: str | None) -> Path:
+    if path.is_dir():
+        name = WEIGHTS[network].file if network in WEIGHTS else "<weights file>"
+        raise IsADirectoryError(
+            f"{path.resolve()} is a directory, not a weights file; point to the file itself "
+            f"(e.g. {path.resolve() / name})"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    return path
+
+
+def _load_unsafe(path: Path, network: str | None, source: str | None) -> Any:
+    last: Exception | None = None
+    for encoding in ("utf-8", "latin1"):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False, encoding=encoding)
+        except UnicodeDecodeError as exc:
+            last = exc
+        except (RuntimeError, EOFError, pickle.UnpicklingError, OSError) as exc:
+            raise CorruptCheckpointError(
+                corrupt_message(path, failure_reason(exc), network, source)
+            ) from exc
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(
+                f"{path}: full unpickling needs code that is not available here ({exc})"
+            ) from exc
+    raise CorruptCheckpointError(corrupt_message(path, failure_reason(last), network, source))
+
+
+def read_checkpoint(
+    path: str | os.PathLike,
+    *,
+    allow_unsafe_pickle: bool = False,
+    network: str | None = None,
+    source: str | None = None,
+) -> Any:
     """``torch.load`` a weights file safely (CPU tensors).
 
     Tries ``weights_only=True`` with UTF-8, then with ``encoding="latin1"`` (Python 2 pickles).
-    Only if both fail and ``allow_unsafe_pickle`` is True is the file fully unpickled.
+    If both fail, the file is examined without unpickling: a damaged or incomplete file raises
+    :class:`CorruptCheckpointError`; a complete one that needs full unpickling is read that way
+    only if ``allow_unsafe_pickle`` is True.
+
+    Parameters
+    ----------
+    path : path-like
+    allow_unsafe_pickle : bool
+    network : str, optional
+        The network the file is for (named in messages).
+    source : str, optional
+        Where to download the file again (default: the network's source, or that of the
+        registered file with this name).
 
     Raises
     ------
+    FileNotFoundError
+        No such file (``IsADirectoryError`` for a directory).
+    CorruptCheckpointError
+        Naming the file, its size, what is wrong, and where to download it again.
     UnsafeCheckpointError
-        The file needs full unpickling and was not opted in (names the file and the config key).
+        The file needs full unpickling and was not opted in (names the file, the objects it
+        holds and the config key).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    errors = []
+    path = _existing_file(Path(path), network)
+    failure: BaseException | None = None
     for encoding in ("utf-8", "latin1"):
         try:
             with warnings.catch_warnings():
@@ -184,33 +276,20 @@ def read_checkpoint(path: str | os.PathLike, *, allow_unsafe_pickle: bool = Fals
                 warnings.filterwarnings("ignore", message="pickle_load_args only works")
                 return torch.load(path, map_location="cpu", weights_only=True, encoding=encoding)
         except UnicodeDecodeError as exc:
-            errors.append(exc)
-            continue
-        except (
-            pickle.UnpicklingError,
-            RuntimeError,
-            EOFError,
-            ValueError,
-            TypeError,
-            AttributeError,
-            KeyError,
-        ) as exc:
-            errors.append(exc)
+            failure = exc
+        except Exception as exc:  # weights_only runs no code; every failure is diagnosed below
+            failure = exc
             break
+    problem, found = scan_checkpoint(path)
+    if problem is None and not isinstance(failure, pickle.UnpicklingError):
+        # a complete structure, yet unreadable (e.g. legacy storage data cut short)
+        problem = failure_reason(failure)
+    if problem is not None:
+        # not chained: torch's own advice (weights_only=False) would be wrong here
+        raise CorruptCheckpointError(corrupt_message(path, problem, network, source)) from None
     if not allow_unsafe_pickle:
-        first = str(errors[-1]).strip().splitlines()[0] if errors else "unknown error"
-        raise UnsafeCheckpointError(
-            f"{path}: cannot be read safely with torch.load(weights_only=True) ({first}). "
-            f"Full unpickling can run arbitrary code; if you trust this file, opt in for its "
-            f"network with networks.allow_unsafe_pickle: [<network>] in the config."
-        )
-    last: Exception | None = None
-    for encoding in ("utf-8", "latin1"):
-        try:
-            return torch.load(path, map_location="cpu", weights_only=False, encoding=encoding)
-        except UnicodeDecodeError as exc:
-            last = exc
-    raise ValueError(f"{path}: cannot be unpickled ({last})")
+        raise UnsafeCheckpointError(unsafe_message(path, found, failure, network)) from None
+    return _load_unsafe(path, network, source)
 
 
 def strip_prefixes(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,7 +332,7 @@ def inspect_state_dict(state: Mapping[str, Any]) -> CheckpointInfo:
 
 
 def load_state_dict(
-    path: str | os.PathLike, *, allow_unsafe_pickle: bool = False
+    path: str | os.PathLike, *, allow_unsafe_pickle: bool = False, network: str | None = None
 ) -> dict[str, torch.Tensor]:
     """Read a state dict from a ``.pth``/``.pth.tar`` file.
 
@@ -264,6 +343,8 @@ def load_state_dict(
     allow_unsafe_pickle : bool
         Files are read with ``torch.load(weights_only=True)``, which executes no code. A file
         that needs full unpickling is refused unless this is True (opt in per file).
+    network : str, optional
+        The network the file is for (named in messages; see :func:`read_checkpoint`).
 
     Returns
     -------
@@ -271,7 +352,7 @@ def load_state_dict(
         With DataParallel prefixes removed (``"module."`` and ``".module"``).
     """
     path = Path(path)
-    obj = read_checkpoint(path, allow_unsafe_pickle=allow_unsafe_pickle)
+    obj = read_checkpoint(path, allow_unsafe_pickle=allow_unsafe_pickle, network=network)
     if isinstance(obj, Mapping) and "state_dict" in obj:
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):
@@ -309,13 +390,19 @@ def load_weights_into(
     ------
     WeightsNotFoundError
         If no file is found, naming the expected file and where to get it.
+    CorruptCheckpointError
+        If the file is damaged or incomplete.
     UnsafeCheckpointError
         If the file needs full unpickling and was not opted in.
+    brainalign.io.hashing.FileCheckError
+        If the workflow verified the file against the download registry when it started and
+        it no longer matches.
     ValueError
         If the file is for another architecture, or keys or shapes do not match.
     """
     file = resolve_weights_path(network, path)
-    state = load_state_dict(file, allow_unsafe_pickle=allow_unsafe_pickle)
+    check_listed_file(file)
+    state = load_state_dict(file, allow_unsafe_pickle=allow_unsafe_pickle, network=network)
     info = inspect_state_dict(state)
     expected = WEIGHTS[network].family
     if info.family != expected:

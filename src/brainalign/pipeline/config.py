@@ -20,8 +20,12 @@ means:
 from __future__ import annotations
 
 import copy
+import difflib
+import logging
+import math
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,10 @@ __all__ = [
     "fill_defaults",
     "load_config_file",
     "check_networks",
+    "check_download_urls",
+    "significance_floor",
     "validate_config",
+    "warn_config",
 ]
 
 #: The main schema shipped with the workflow.
@@ -52,8 +59,25 @@ SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "co
 STUDIES = ("truzzi2020", "dwivedi2021")
 
 
+#: Logger of config-time warnings; with no handler configured (as under Snakemake) Python's
+#: last-resort handler prints each warning as one line on stderr, i.e. on the console.
+LOGGER = logging.getLogger("brainalign.config")
+
+
 class ConfigError(ValueError):
     """An invalid configuration value; the message names the key."""
+
+
+def warn_config(message: str) -> None:
+    """Report a config value that is valid but cannot give what the user likely wants.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the key (``config key '...': ...``); logged at WARNING level with the
+        prefix ``Warning:``.
+    """
+    LOGGER.warning("Warning: %s", message)
 
 
 def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -68,8 +92,16 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
         data = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {str(path)!r}{where}: not valid YAML ({err})") from None
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context = getattr(err, "context", None)
+        cmark = getattr(err, "context_mark", None)
+        if context and cmark is not None:
+            problem += f" ({context} started at line {cmark.line + 1})"
+        raise ConfigError(
+            f"config file {str(path)!r}{where}: not valid YAML: {problem}; check the indentation "
+            "(spaces only, no tabs) and the ':' after each key"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -194,7 +226,9 @@ def validate_config(
 ) -> dict[str, Any]:
     """Validate ``config`` against the JSON schema (draft 2020-12) and fill in defaults.
 
-    Study blocks given as ``null`` count as present (``{}``).
+    Study blocks given as ``null`` count as present (``{}``). Beyond the schema: a float in an
+    integer key is refused even when integral (JSON Schema accepts ``200.0`` as an integer), and
+    ``download.urls`` names must be registry entries (:func:`check_download_urls`).
 
     Parameters
     ----------
@@ -210,7 +244,8 @@ def validate_config(
     ------
     ConfigError
         One message naming the offending key and value, e.g.
-        ``config key 'truzzi2020.comparison.permutations': 0 is less than the minimum of 1``.
+        ``config key 'truzzi2020.comparison.permutations': 0 is less than the minimum of 1`` or
+        ``config key 'truzzi2020.comparison.permutations': 200.0 is a float; write 200 ...``.
     """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
@@ -233,7 +268,127 @@ def validate_config(
                 f"{_where(path)!r}: {sorted(error.schema.get('properties', {}))})"
             )
         raise ConfigError(f"config key {_where(path)!r}: {error.message}")
+    for path, value in _integral_floats(cfg, schema, []):
+        raise ConfigError(
+            f"config key {_where(path)!r}: {value!r} is a float; write {int(value)} (an integer, "
+            "without '.0' or an exponent)"
+        )
+    check_download_urls(cfg)
     return cfg
+
+
+def _types(schema: Mapping[str, Any]) -> set[str]:
+    t = schema.get("type")
+    return {t} if isinstance(t, str) else set(t or ())
+
+
+def _integral_floats(value: Any, schema: Any, path: list) -> Iterator[tuple[list, float]]:
+    """``(path, value)`` of every float where the schema allows integers only.
+
+    JSON Schema counts ``200.0`` as an integer, so ``permutations: 2.0e+2`` validates; Python
+    code then fails on ``range(200.0)``. Walks ``properties``, ``additionalProperties``,
+    ``items`` and the branches of ``allOf``/``anyOf``/``oneOf`` (a branch that allows any number
+    accepts the float).
+    """
+    if not isinstance(schema, Mapping):
+        return
+    types = _types(schema)
+    if isinstance(value, float) and "integer" in types and "number" not in types:
+        yield path, value
+    for key in ("allOf", "anyOf", "oneOf"):
+        branches = schema.get(key, [])
+        if key != "allOf" and isinstance(value, float):
+            if any("number" in _types(b) for b in branches):
+                continue
+        for branch in branches:
+            yield from _integral_floats(value, branch, path)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, val in value.items():
+            sub = props[key] if key in props else extra
+            yield from _integral_floats(val, sub, [*path, key])
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for i, val in enumerate(value):
+            yield from _integral_floats(val, schema["items"], [*path, i])
+
+
+def check_download_urls(cfg: Mapping[str, Any]) -> None:
+    """Every ``download.urls`` name must be an entry of the download registry.
+
+    Parameters
+    ----------
+    cfg : mapping
+        Validated config.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the closest registry name and every known name.
+    """
+    from brainalign.pipeline.registry import DEFAULT_REGISTRY, load_registry
+
+    download = cfg.get("download") or {}
+    urls = download.get("urls") or {}
+    if not urls:
+        return
+    source = download.get("registry") or DEFAULT_REGISTRY
+    try:
+        known = list(load_registry(source))
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"config key 'download.registry': cannot read {str(source)!r}: {err}"
+        ) from None
+    for name in urls:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"write {close[0]!r}; " if close else ""
+            raise ConfigError(
+                f"config key 'download.urls.{name}': {name!r} is not a file of the download "
+                f"registry ({Path(source).name}); {hint}known names: {known}"
+            )
+
+
+def significance_floor(n_permutations: int, alpha: float, n_tests: int = 1) -> str | None:
+    """Why permutation p-values cannot, or can hardly, pass ``alpha``; None when they can.
+
+    The smallest permutation p-value is ``p0 = 1 / (n_permutations + 1)``. With ``p0 > alpha``
+    no test can be significant. After Benjamini-Hochberg over ``n_tests`` tests a test passes
+    only if at least ``k`` tests have ``p <= k alpha / n_tests``; with ``p0 > alpha / n_tests``
+    a test cannot pass on its own, only if at least ``ceil(n_tests p0 / alpha)`` tests reach
+    ``p0``.
+
+    Parameters
+    ----------
+    n_permutations : int
+    alpha : float
+    n_tests : int
+        Tests in the FDR family (1: no correction).
+
+    Returns
+    -------
+    str or None
+        One sentence for a warning, or None.
+    """
+    n, m = int(n_permutations), max(1, int(n_tests))
+    p0 = 1.0 / (n + 1)
+    floor = f"with {n} permutations the smallest p-value is 1/{n + 1} = {p0:.3g}"
+    if p0 > alpha:
+        need = math.ceil(1.0 / alpha - 1.0 - 1e-9)
+        return (
+            f"{floor} > alpha = {alpha:g}, so no test can be significant; use at least {need} "
+            "permutations"
+        )
+    if p0 > alpha / m:
+        k = math.ceil(m * p0 / alpha - 1e-9)
+        need = math.ceil(m / alpha - 1.0 - 1e-9)
+        return (
+            f"{floor} > alpha/m = {alpha:g}/{m} = {alpha / m:.3g}: after FDR over m = {m} tests "
+            f"none is significant unless at least {k} of them reach that smallest p-value (expect "
+            f"few or no significant results); use at least {need} permutations for one test to "
+            "pass on its own"
+        )
+    return None
 
 
 def check_networks(cfg: dict[str, Any], conditions: Sequence[str], where: str) -> None:
@@ -241,6 +396,9 @@ def check_networks(cfg: dict[str, Any], conditions: Sequence[str], where: str) -
 
     Every condition names a known network; trained conditions have a weights file (resolved
     path written back into ``networks.weights``); ``allow_unsafe_pickle`` names known networks.
+    The weights files and the study's dataset files that the download registry lists are
+    verified against it (size, SHA-256; hashed once until they change) and listed for the jobs
+    to re-check (:mod:`brainalign.pipeline.verified`).
 
     Parameters
     ----------
@@ -278,3 +436,45 @@ def check_networks(cfg: dict[str, Any], conditions: Sequence[str], where: str) -
             raise ConfigError(
                 f"config key 'networks.allow_unsafe_pickle': unknown network {name!r}"
             )
+    from brainalign.pipeline.verified import check_used_files
+
+    problems = check_used_files(cfg, conditions, where)
+    if problems:
+        more = f" ({len(problems) - 1} more: " if len(problems) > 1 else ""
+        rest = "; ".join(f"config key '{k}': {m}" for k, m in problems[1:])
+        raise ConfigError(
+            f"config key '{problems[0][0]}': {problems[0][1]}{more}{rest}{')' if more else ''}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check config files as the workflow composes them, without Snakemake.
+
+    ``python -m brainalign.pipeline.config my.yaml`` (run where ``config.yaml`` is): Snakemake
+    reads ``--configfile`` files itself and reports a YAML syntax error without file or line;
+    this names both. Study checks beyond the schema run when the workflow starts.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Overlay files (default: the command line).
+
+    Returns
+    -------
+    int
+        0 when valid, 1 with one line on stderr otherwise.
+    """
+    paths = list(sys.argv[1:] if argv is None else argv)
+    try:
+        base = load_config_file("config.yaml") if os.path.exists("config.yaml") else {}
+        overlays = [(p, load_config_file(p)) for p in paths]
+        validate_config(compose_config(base, overlays)[0])
+    except (ConfigError, OSError) as err:
+        print(f"Invalid configuration: {err}", file=sys.stderr)
+        return 1
+    print(f"valid: {', '.join(['config.yaml', *paths])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

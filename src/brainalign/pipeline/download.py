@@ -404,6 +404,13 @@ class RuleHelper:
 # --- command line ---------------------------------------------------------------------------
 
 
+def _verified_record(target: Path, resource: Resource) -> dict[str, Any]:
+    """:func:`verify_file` plus the file's ``mtime_ns`` (taken before hashing), so that the
+    record also serves as the digest cache of :func:`brainalign.io.hashing.check_file`."""
+    mtime_ns = target.stat().st_mtime_ns
+    return {**verify_file(target, resource), "mtime_ns": mtime_ns}
+
+
 def _write_stamp(path: str | os.PathLike, payload: Mapping[str, Any]) -> None:
     path = Path(path)
     with _temp_next_to(path) as tmp:
@@ -444,12 +451,12 @@ def main(argv: list[str] | None = None) -> int:
             target = fetch(
                 res, root, url=args.url or None, offline=args.offline, timeout=args.timeout
             )
-            payload = verify_file(target, res) if args.stamp else None
+            payload = _verified_record(target, res) if args.stamp else None
         elif args.cmd == "verify":
             target = res.target(root)
             if not target.is_file():
                 raise OfflineError(f"{res.name}: missing; {_place_hint(res, target, res.url)}")
-            payload = verify_file(target, res)
+            payload = _verified_record(target, res)
         else:
             names = extract_resource(res, root)
             payload = {

@@ -7,10 +7,18 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
 
-__all__ = ["rule_context", "limit_threads", "Progress", "export_package_path"]
+__all__ = [
+    "rule_context",
+    "remove_stale_temp_files",
+    "failure_line",
+    "limit_threads",
+    "Progress",
+    "export_package_path",
+]
 
 
 def limit_threads(threads: int) -> None:
@@ -37,12 +45,78 @@ def limit_threads(threads: int) -> None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def remove_stale_temp_files(outputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Remove the temporary files that killed writers of ``outputs`` left behind.
+
+    A writer killed with SIGKILL cannot remove the hidden temporary file of
+    :func:`brainalign.io.files.atomic_path`. Next to each output those are the files
+    :func:`brainalign.io.files.temp_files_of` finds (``.<output name>.<random><suffix>``); inside
+    an output that is a folder (``directory()``), every file with such a name. Only the job that
+    owns the outputs writes them, so at its start any such file is stale.
+
+    Parameters
+    ----------
+    outputs : iterable of path-like
+        The job's outputs (``snakemake.output``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    # imported here: common.smk imports this module in the Snakemake process, which needs
+    # neither numpy nor pandas (imported by brainalign.io.files)
+    from brainalign.io.files import is_temp_name, temp_files_of
+
+    removed: list[Path] = []
+    for out in outputs:
+        path = Path(out)
+        stale = temp_files_of(path)
+        if path.is_dir():
+            stale += sorted(p for p in path.rglob(".*") if is_temp_name(p.name) and not p.is_dir())
+        for tmp in stale:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+def _open_log(log_path: str | None) -> tuple[logging.Handler, TextIO | None]:
+    """The handler that writes to the job's log (stderr without a log) and the open log file."""
+    if not log_path:
+        return logging.StreamHandler(sys.stderr), None
+    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+    stream = open(log_path, "w")  # noqa: SIM115 - closed by rule_context
+    return logging.StreamHandler(stream), stream
+
+
+def failure_line(rule: str, exc: BaseException, log_path: str | None) -> str:
+    """The one console line of a failed job: rule, error, and where the traceback is.
+
+    Parameters
+    ----------
+    rule : str
+        Name of the rule.
+    exc : BaseException
+        The error (a message over several lines is joined into one).
+    log_path : str or None
+        The job's log; None when the traceback went to the console.
+    """
+    message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    where = f"details in {log_path}" if log_path else "traceback above"
+    return f"brainalign: rule {rule} failed: {type(exc).__name__}: {message}; {where}"
+
+
 @contextlib.contextmanager
 def rule_context(smk: Any) -> Iterator[logging.Logger]:
     """Run a rule script body with its log file, thread limits and error reporting.
 
-    Everything printed or logged goes to ``smk.log[0]``; an exception is logged with its
-    traceback and re-raised (Snakemake then deletes the rule's outputs).
+    At the start, temporary files that a killed earlier attempt of this job left next to (or
+    inside) its outputs are removed (:func:`remove_stale_temp_files`). Everything printed or
+    logged goes to ``smk.log[0]``. An exception is logged there with its traceback; the
+    console gets one line (:func:`failure_line`) and the script exits with status 1 without
+    printing the traceback a second time (Snakemake then marks the job failed and deletes its
+    outputs). For ``script:`` rules, which run as their own process.
 
     Parameters
     ----------
@@ -52,14 +126,7 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     threads = max(1, int(getattr(smk, "threads", 1) or 1))
     limit_threads(threads)
     log_path = smk.log[0] if len(smk.log) else None
-    handler: logging.Handler
-    stream = None
-    if log_path:
-        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        stream = open(log_path, "w")  # noqa: SIM115 - closed below
-        handler = logging.StreamHandler(stream)
-    else:
-        handler = logging.StreamHandler(sys.stderr)
+    handler, stream = _open_log(log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger(f"brainalign.rule.{smk.rule}")
     logger.setLevel(logging.INFO)
@@ -71,12 +138,17 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     start = time.perf_counter()
     try:
         logger.info("rule %s started (threads=%d)", smk.rule, threads)
+        for tmp in remove_stale_temp_files(getattr(smk, "output", [])):
+            logger.info("removed %s, left by a killed earlier attempt of this job", tmp)
         yield logger
         logger.info("rule %s finished in %.1f s", smk.rule, time.perf_counter() - start)
-    except BaseException as exc:
+    except Exception as exc:
         logger.exception("rule %s failed", smk.rule)
-        # One readable line on the console too (the traceback is in the log).
-        print(f"brainalign: rule {smk.rule} failed: {type(exc).__name__}: {exc}", file=old_err)
+        print(failure_line(smk.rule, exc, log_path), file=old_err, flush=True)
+        # Exit quietly: the traceback is in the log, and Python would print it again.
+        raise SystemExit(1) from None
+    except BaseException:  # interrupted (KeyboardInterrupt) or sys.exit() in the body
+        logger.exception("rule %s stopped", smk.rule)
         raise
     finally:
         sys.stdout, sys.stderr = old_out, old_err

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from brainalign.rsa.condensed import as_condensed, is_square_rdm
+from brainalign.rsa.condensed import as_condensed, is_square_rdm, n_conditions_from_pairs
 
 __all__ = [
     "OLSFit",
@@ -142,6 +142,14 @@ def _check_targets(y: ArrayLike, n_pairs: int | None = None) -> tuple[np.ndarray
     if n_pairs is not None and a2.shape[1] != n_pairs:
         raise ValueError(f"targets have {a2.shape[1]} entries per RDM; the design has {n_pairs}")
     return a2, single
+
+
+def _conditions(n_pairs: int) -> str:
+    """``"40 conditions"`` for a condensed RDM of 780 entries."""
+    try:
+        return f"{n_conditions_from_pairs(n_pairs)} conditions"
+    except ValueError:
+        return "not n (n - 1) / 2 for any n"
 
 
 def ols_fit(y: ArrayLike, X: ArrayLike) -> OLSFit:
@@ -296,9 +304,29 @@ class DesignBases:
         self.Q = np.concatenate(self.bases, axis=1).astype(self.dtype)
         self._edges = np.cumsum([0] + [b.shape[1] for b in self.bases])
 
+    def check_size(self, n_entries: int, what: str = "the brain RDMs") -> None:
+        """Targets of ``n_entries`` entries must match the designs' ``n_pairs``.
+
+        Raises
+        ------
+        ValueError
+            In conditions, naming the designs: ``the brain RDMs have 780 entries (40 conditions)
+            but the model RDMs of 'a', 'b' have 1225 (50 conditions) ...``.
+        """
+        if int(n_entries) == self.n_pairs:
+            return
+        names = ", ".join(repr(n) for n in self.names[:5])
+        names += ", ..." if len(self.names) > 5 else ""
+        raise ValueError(
+            f"{what} have {n_entries} entries ({_conditions(n_entries)}) but the model RDMs of "
+            f"{names} have {self.n_pairs} ({_conditions(self.n_pairs)}); models and brain RDMs "
+            "must be RDMs of the same conditions, in the same order"
+        )
+
     def ss_reg(self, Y: np.ndarray, Q: np.ndarray | None = None) -> np.ndarray:
         """Regression sums of squares ``(n_targets, n_designs)``; ``Q`` overrides the basis
         (a row-permuted basis gives the fit of the label-permuted target)."""
+        self.check_size(Y.shape[-1])
         Qm = self.Q if Q is None else Q
         proj = Y.astype(self.dtype, copy=False) @ Qm
         proj = proj.astype(np.float64, copy=False)
@@ -317,7 +345,8 @@ class DesignBases:
 
     def r2(self, y: ArrayLike) -> np.ndarray:
         """R² of every design for every target: ``(n_targets, n_designs)`` (or ``(n_designs,)``)."""
-        Y, single = _check_targets(y, self.n_pairs)
+        Y, single = _check_targets(y)
+        self.check_size(Y.shape[1])
         ss = self.ss_reg(Y)
         ss_tot = total_ss(Y)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -27,7 +27,7 @@ def _volumes(work, rng):
     import nibabel as nib
 
     acts = {
-        c: read_npz(work / "results" / "small" / "activations" / f"{c}.npz")["fc6"]
+        c: read_npz(work / "results" / "truzzi2020" / "small" / "activations" / f"{c}.npz")["fc6"]
         for c in PLANTED.values()
     }
     n = next(iter(acts.values())).shape[0]

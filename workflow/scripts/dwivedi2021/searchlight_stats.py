@@ -1,5 +1,7 @@
 """Searchlight statistics (individual models or model groups), FDR, label maps and table."""
 
+import sys
+
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -8,6 +10,7 @@ from brainalign import maps as bm
 from brainalign import searchlight
 from brainalign.data import fmaps_files as fmaps_io
 from brainalign.io import read_table, write_table
+from brainalign.pipeline.config import significance_floor
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.studies.dwivedi2021 import analysis as inference
@@ -49,6 +52,17 @@ with rule_context(snakemake) as log:
     log.info(
         "kept %d searchlights; significant %d", int(res["keep"].sum()), int((labels >= 0).sum())
     )
+    # Too few permutations for the FDR over the kept searchlights: a map left grey says why in the
+    # log and on the console (sys.__stderr__: rule_context sends stderr to the log).
+    n_kept = int(res["keep"].sum())
+    floor = significance_floor(p.n_permutations, p.alpha, n_kept) if n_kept else None
+    if floor and not (labels >= 0).any():
+        where = f"study {snakemake.wildcards.study}, {p.analysis} map"
+        note = f"{where}: no searchlight is significant; {floor}"
+        log.warning("%s", note)
+        print(f"brainalign: WARNING: rule {snakemake.rule}: {note}", file=sys.__stderr__)
+    elif floor:
+        log.info("note: %s", floor)
     # maps
     stat_img = bm.values_image(res["statistic"], nbh, mimg)
     bm.save_nifti(stat_img, out.r2adj if p.analysis == "individual" else out.unique)

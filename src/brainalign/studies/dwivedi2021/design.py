@@ -8,7 +8,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from brainalign.data.fmaps_files import searchlight_dir
-from brainalign.pipeline.config import ConfigError, check_networks
+from brainalign.pipeline.config import (
+    ConfigError,
+    check_networks,
+    significance_floor,
+    warn_config,
+)
 
 __all__ = [
     "NEVER_MATCH",
@@ -83,7 +88,100 @@ def complete_config(cfg: dict) -> list[str]:
                 f"{key}.models.source': 'study' needs a simulated or precomputed study; use "
                 "rdm_dir or taskonomy"
             )
+        _check_model_sizes(cfg[STUDY], name)
+    stats = cfg[STUDY]["statistics"]
+    floor = significance_floor(stats["n_permutations"], stats["alpha"])
+    if floor:
+        warn_config(
+            f"config key '{STUDY}.statistics.n_permutations': {floor} (against "
+            f"{STUDY}.statistics.alpha; the maps stay grey and no ROI test is significant)"
+        )
     return conditions
+
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _brain_conditions(st: Mapping) -> tuple[int, str] | None:
+    """Conditions of a study's brain data and where that number comes from; None while the
+    files are not there (the rules then report them)."""
+    import numpy as np
+
+    from brainalign.data.base import file_error
+
+    if st["source"] == "simulated":
+        return int(st["simulation"]["n_conditions"]), "simulation.n_conditions"
+    if st["source"] == "volumes":
+        subjects = st["volumes"]["subjects"]
+        path = Path(subjects[sorted(subjects)[0]])
+        if not path.is_file():
+            return None
+        import nibabel as nib
+
+        try:
+            shape = nib.load(str(path)).shape
+        except Exception as err:  # noqa: BLE001 - nibabel raises many kinds
+            raise file_error(path, "NIfTI image", err) from err
+        return (int(shape[3]), str(path)) if len(shape) == 4 else None
+    path = searchlight_dir(st["data_dir"], 1, 2) / "all_sub_slrdms.npy"
+    if not path.is_file():
+        return None
+    try:
+        shape = np.load(path, mmap_mode="r").shape
+    except (OSError, ValueError, EOFError) as err:
+        raise file_error(path, "NumPy .npy file", err) from err
+    return (int(shape[-1]), str(path)) if len(shape) == 4 else None
+
+
+def _model_sizes(fm: Mapping, name: str) -> tuple[str, list[tuple[str, int]]] | None:
+    """``(config key, [(file, n_conditions), ...])`` of the model RDMs that exist before the
+    run (rdm_dir and precomputed .mat files, Taskonomy stimuli); None otherwise."""
+    from brainalign.data.fmaps_files import find_model_rdm_files, mat_rdm_shape
+
+    st = fm["studies"][name]
+    src = st["models"]["source"]
+    if src == "taskonomy":
+        folder = Path(st["taskonomy"]["stimuli_dir"])
+        if not folder.is_dir():
+            return None
+        n = sum(1 for f in folder.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+        return "taskonomy.stimuli_dir", [(f"{folder} ({n} images)", n)]
+    if src == "rdm_dir" or (src == "study" and st["source"] == "precomputed"):
+        folder = Path(study_model_dir(fm, name, ""))
+        key = "models.rdm_dir" if src == "rdm_dir" else "data_dir"
+        if not folder.is_dir():
+            return None
+        names, layers = study_model_names(fm, name), st["models"]["layers"]
+        try:
+            files = find_model_rdm_files(folder, names, layers)
+        except ValueError:  # a model without its file: the rule names it
+            return None
+        paths = [str(f) for per_layer in files.values() for f in per_layer.values()]
+        shapes = [(f, mat_rdm_shape(f)) for f in paths]
+        return key, [(f, shape[-1]) for f, shape in shapes if shape]
+    return None
+
+
+def _check_model_sizes(fm: Mapping, name: str) -> None:
+    """Model RDMs known before the run must have as many conditions as the brain data."""
+    from brainalign.data.base import DataFileError
+
+    key = f"config key '{STUDY}.studies.{name}"
+    try:
+        brain = _brain_conditions(fm["studies"][name])
+        models = _model_sizes(fm, name) if brain else None
+    except DataFileError as err:
+        raise ConfigError(f"{key}': {err}") from None
+    if not models:
+        return
+    where, sizes = models
+    for path, n in sizes:
+        if n != brain[0]:
+            raise ConfigError(
+                f"{key}.{where}': {path}: model RDM of {n} conditions; the study's brain data "
+                f"have {brain[0]} ({brain[1]}); model RDMs must be RDMs of the study's "
+                "conditions, in the same order"
+            )
 
 
 def studies_of(fm: Mapping, sources: Sequence[str]) -> str:

@@ -6,12 +6,19 @@ to write instead.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import itertools
 from pathlib import Path
 from typing import Any
 
 from brainalign.data.loaders import LOADERS, REGIONS, source_files
-from brainalign.pipeline.config import ConfigError, check_networks
+from brainalign.pipeline.config import (
+    ConfigError,
+    check_networks,
+    significance_floor,
+    warn_config,
+)
 
 __all__ = ["STUDY", "complete_config", "dataset_name", "default_comparisons"]
 
@@ -67,6 +74,42 @@ def _check_path(dataset: dict[str, Any]) -> None:
         raise ConfigError(f"{key}: {path!r} lacks {gone}; point it at {want}")
 
 
+def _check_options(dataset: dict[str, Any]) -> None:
+    """Loader options must be keyword parameters of the kind's loader (beyond path, regions,
+    name)."""
+    loader = LOADERS[dataset["kind"]]
+    params = inspect.signature(loader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [
+        n
+        for n, p in params.items()
+        if n not in ("path", "regions", "name")
+        and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    for option in dataset["options"]:
+        if option not in known:
+            close = difflib.get_close_matches(option, known, n=1)
+            hint = f"write {close[0]!r}" if close else "remove it"
+            takes = f"its options: {known}" if known else "it takes no options"
+            raise ConfigError(
+                f"config key '{STUDY}.dataset.options.{option}': the {dataset['kind']} loader "
+                f"({loader.__name__}) has no option {option!r}; {hint} ({takes})"
+            )
+
+
+def _check_band(figures: dict[str, Any]) -> None:
+    """A fixed noise-ceiling band must be ``[low, high]`` with ``low < high``."""
+    band = figures["noise_ceiling"]
+    if isinstance(band, list) and not band[0] < band[1]:
+        low, high = band
+        fix = f"[{high}, {low}]" if low > high else "two different values, e.g. [0.31, 0.38]"
+        raise ConfigError(
+            f"config key '{STUDY}.figures.noise_ceiling': a band is [low, high] with low < high; "
+            f"got {band}; write {fix}"
+        )
+
+
 def complete_config(cfg: dict[str, Any]) -> list[str]:
     """Fill the derived defaults of ``cfg['truzzi2020']`` in place and check it.
 
@@ -97,8 +140,16 @@ def complete_config(cfg: dict[str, Any]) -> list[str]:
         )
     ds["name"] = dataset_name(ds)
     ds["regions"] = _check_regions(ds)
+    _check_options(ds)
     if ds["kind"] != "synthetic":
         _check_path(ds)
+    _check_band(block["figures"])
+    floor = significance_floor(block["comparison"]["permutations"], block["statistics"]["alpha"])
+    if floor:
+        warn_config(
+            f"config key '{STUDY}.comparison.permutations': {floor} (per-subject Mantel "
+            f"tests against {STUDY}.statistics.alpha)"
+        )
     conds = block["conditions"]
     check_networks(cfg, conds, f"{STUDY}.conditions")
     stats = block["statistics"]
