@@ -2,9 +2,8 @@
 # Run: snakemake --cores 2   (see README.md; the layout is described in ARCHITECTURE.md)
 
 
-configfile: "config.yaml"
-
-
+# The config: config.yaml of the working directory, composed with --configfile overlays and
+# --config settings by common.smk (a broken file stops with its name, line and column).
 # Path set-up, config composition and validation (once), shared helpers.
 include: "workflow/rules/common.smk"
 # Shared rules: verified downloads, activations and layer RDMs per stimulus set, provenance.

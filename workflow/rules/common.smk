@@ -2,6 +2,7 @@
 # and validates the config once (pipeline.config), lets each enabled study complete and check its
 # block, and defines the helpers the shared rule files use.
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -58,6 +59,16 @@ def _configured():
         conditions[study] = package.complete_config(cfg)
     return cfg, studies, origin, conditions
 
+
+class _ConfigWarnings(logging.Handler):
+    """Config-time warnings of brainalign through Snakemake's logger (console and log file)."""
+
+    def emit(self, record):
+        logger.warning(record.getMessage())
+
+
+_bacfg.LOGGER.handlers[:] = [_ConfigWarnings()]
+_bacfg.LOGGER.propagate = False
 
 try:
     _validated, STUDIES, _ORIGIN, STUDY_CONDITIONS = _configured()

@@ -322,6 +322,8 @@ def permutation_test_bases(
     single = Y.ndim == 1
     if single:
         Y = Y[None, :]
+    if Y.ndim == 2:
+        bases.check_size(Y.shape[1])
     if Y.ndim != 2 or Y.shape[1] != bases.n_pairs:
         raise ValueError(f"y must be (n, {bases.n_pairs}); got {np.asarray(y).shape}")
     if not np.all(np.isfinite(Y)):

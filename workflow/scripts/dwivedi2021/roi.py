@@ -10,6 +10,7 @@ from brainalign.data import fmaps_files as fmaps_io
 from brainalign.io import write_table
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.rsa.condensed import n_conditions_from_pairs
 from brainalign.studies.dwivedi2021 import analysis as inference
 from brainalign.studies.dwivedi2021.design import PAPER_ROIS
 
@@ -33,10 +34,8 @@ with rule_context(snakemake) as log:
                 snakemake.input.atlas,
                 snakemake.input.table,
             )
-        import nibabel as nib
-
         vols, mimg = fmaps_io.load_volumes(subs)
-        lab = np.asarray(nib.load(str(atlas)).dataobj).astype(int)
+        lab = fmaps_io.load_label_image(atlas, mimg, subs[0])
         ids = pd.read_csv(table, sep="\t")
         id_of = dict(zip(ids["roi"], ids["id"], strict=True))
         order = list(p.rois) if p.rois else list(ids["roi"])
@@ -48,7 +47,10 @@ with rule_context(snakemake) as log:
         per_sub = [searchlight.searchlight_rdms(v, mask, neighbourhoods=nbh, dtype=np.float64)
                    for v in vols]  # fmt: skip
         roi_rdms = {r: np.stack([s[k] for s in per_sub]) for k, r in enumerate(order)}
-    models = fmaps_io.load_model_rdms(mp["dir"], mp["names"], mp["layers"])
+    n_conditions = n_conditions_from_pairs(next(iter(roi_rdms.values())).shape[-1])
+    models = fmaps_io.load_model_rdms(
+        mp["dir"], mp["names"], mp["layers"], n_conditions=n_conditions
+    )
     log.info("%d ROIs, %d models, %d permutations, %d bootstraps", len(roi_rdms), len(models),
              p.n_permutations, p.n_bootstrap)  # fmt: skip
     res = inference.roi_analysis(

@@ -13,6 +13,7 @@ from brainalign.io import read_table, write_table
 from brainalign.pipeline.config import significance_floor
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
+from brainalign.rsa.condensed import n_conditions_from_pairs
 from brainalign.studies.dwivedi2021 import analysis as inference
 
 with rule_context(snakemake) as log:
@@ -29,7 +30,9 @@ with rule_context(snakemake) as log:
         nbh = searchlight.sphere_neighbourhoods(mask, slp["radius"])
     if nbh.n_centres != mean.shape[0]:
         raise ValueError(f"{mean.shape[0]} RDMs but {nbh.n_centres} searchlights")
-    models = fmaps_io.load_model_rdms(mp["dir"], mp["names"], mp["layers"])
+    models = fmaps_io.load_model_rdms(
+        mp["dir"], mp["names"], mp["layers"], n_conditions=n_conditions_from_pairs(mean.shape[1])
+    )
     groups = dict(mp["groups"])
     if p.analysis == "individual":
         sets = models
