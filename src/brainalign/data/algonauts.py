@@ -36,6 +36,8 @@ __all__ = [
     "load_meg_rdms",
     "load_stimulus_mat",
     "load_algonauts2019",
+    "load_algonauts2019_stimuli",
+    "algonauts_stimulus_sources",
     "MAT73_HEADER",
     "MEG_WINDOWS",
 ]
@@ -217,17 +219,21 @@ def load_image_folder(folder: str | os.PathLike) -> tuple[list[str], np.ndarray]
     return [p.name for p in files], np.stack(images)
 
 
-def load_algonauts2019(
-    path: str | os.PathLike, regions: tuple[str, ...] = ("EVC", "IT"), name: str = "algonauts2019"
-) -> Dataset:
-    """Load one Algonauts 2019 image set (images + fMRI RDMs) as a :class:`Dataset`.
+def load_algonauts2019_stimuli(
+    path: str | os.PathLike,
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """The stimuli of one Algonauts 2019 image set alone (no RDMs).
 
     Parameters
     ----------
     path : path-like
         The ``<N>_Image_Set`` folder.
-    regions : tuple of str
-    name : str
+
+    Returns
+    -------
+    images : ndarray, shape (n_images, H, W, 3), uint8
+    image_names, categories : list of str
+        Presentation order; categories of the 92-image set, else ``"unknown"``.
     """
     path = Path(path)
     if not path.is_dir():
@@ -246,6 +252,34 @@ def load_algonauts2019(
         raise ValueError(
             f"{path}: expected one '<N>images' folder, found {[p.name for p in img_dirs]}"
         )
+    categories = categories_92() if len(names) == 92 else ["unknown"] * len(names)
+    return images, names, categories
+
+
+def algonauts_stimulus_sources(path: str | os.PathLike) -> list[str]:
+    """The files :func:`load_algonauts2019_stimuli` reads (the images folder and its .mat)."""
+    p = Path(path)
+    dirs = sorted(d for d in p.iterdir() if d.is_dir() and d.name.endswith("images"))
+    files = dirs + [p / f"{d.name}.mat" for d in dirs if (p / f"{d.name}.mat").is_file()]
+    if not dirs:
+        files = sorted(f for f in p.glob("*images.mat") if f.is_file())
+    return [str(f) for f in files]
+
+
+def load_algonauts2019(
+    path: str | os.PathLike, regions: tuple[str, ...] = ("EVC", "IT"), name: str = "algonauts2019"
+) -> Dataset:
+    """Load one Algonauts 2019 image set (images + fMRI RDMs) as a :class:`Dataset`.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``<N>_Image_Set`` folder.
+    regions : tuple of str
+    name : str
+    """
+    path = Path(path)
+    images, names, categories = load_algonauts2019_stimuli(path)
     regions = tuple(regions)
     fmri_regions = tuple(r for r in regions if not r.startswith("MEG_"))
     meg_windows = tuple(r.removeprefix("MEG_") for r in regions if r.startswith("MEG_"))
@@ -264,7 +298,6 @@ def load_algonauts2019(
         raise ValueError(f"{path}: regions have different numbers of subjects: {counts}")
     rdms = {region: rdms[region] for region in regions}
     n_subjects = next(iter(rdms.values())).shape[0]
-    categories = categories_92() if len(names) == 92 else ["unknown"] * len(names)
     ds = Dataset(
         name=name,
         images=images,

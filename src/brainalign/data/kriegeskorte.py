@@ -38,6 +38,8 @@ __all__ = [
     "load_kriegeskorte_brain_rdms",
     "load_kriegeskorte_model_rdms",
     "kriegeskorte_sources",
+    "kriegeskorte_stimulus_sources",
+    "load_kriegeskorte2008_stimuli",
 ]
 
 STIMULI_FILE = "Kriegeskorte_Neuron2008_supplementalData.mat"
@@ -249,14 +251,7 @@ def load_kriegeskorte2008(
         )
     stim_file = _require(folder, STIMULI_FILE)
     brain_file = _require(folder, BRAIN_RDMS_FILE)
-    images, categories, raw = load_kriegeskorte_stimuli(stim_file)
-    expected = [label for label, count in CATEGORY_BLOCKS_92 for _ in range(count)]
-    if len(categories) == 92 and categories != expected:
-        raise ValueError(
-            f"{stim_file}: the stimuli are not in the expected category-block "
-            f"order (12 human bodies, 12 human faces, 12 animal bodies, 12 animal "
-            f"faces, 23 natural, 21 artificial objects)"
-        )
+    images, categories, raw = _checked_stimuli(stim_file)
     rdms, subjects = load_kriegeskorte_brain_rdms(brain_file, average_sessions)
     metadata: dict[str, Any] = {
         "loader": "kriegeskorte2008",
@@ -279,13 +274,53 @@ def load_kriegeskorte2008(
     ds = Dataset(
         name=name,
         images=images,
-        image_names=[f"image_{k + 1:02d}" for k in range(images.shape[0])],
+        image_names=_image_names(images.shape[0]),
         categories=categories,
         rdms={"IT": rdms},
         subjects=subjects,
         metadata=metadata,
     )
     return validate_dataset(ds)
+
+
+def _image_names(n: int) -> list[str]:
+    return [f"image_{k + 1:02d}" for k in range(n)]
+
+
+def _checked_stimuli(stim_file: Path) -> tuple[np.ndarray, list[str], Any]:
+    images, categories, raw = load_kriegeskorte_stimuli(stim_file)
+    expected = [label for label, count in CATEGORY_BLOCKS_92 for _ in range(count)]
+    if len(categories) == 92 and categories != expected:
+        raise ValueError(
+            f"{stim_file}: the stimuli are not in the expected category-block "
+            f"order (12 human bodies, 12 human faces, 12 animal bodies, 12 animal "
+            f"faces, 23 natural, 21 artificial objects)"
+        )
+    return images, categories, raw
+
+
+def load_kriegeskorte2008_stimuli(
+    path: str | os.PathLike,
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """The 92 stimuli alone (no brain RDMs): ``(images, image_names, categories)``.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder holding ``Kriegeskorte_Neuron2008_supplementalData.mat``.
+
+    Returns
+    -------
+    images : ndarray, shape (92, 175, 175, 3), uint8
+    image_names, categories : list of str, length 92
+    """
+    images, categories, _ = _checked_stimuli(_require(Path(path), STIMULI_FILE))
+    return images, _image_names(images.shape[0]), categories
+
+
+def kriegeskorte_stimulus_sources(path: str | os.PathLike) -> list[str]:
+    """The file :func:`load_kriegeskorte2008_stimuli` reads."""
+    return [str(Path(path) / STIMULI_FILE)]
 
 
 def kriegeskorte_sources(path: str | os.PathLike) -> list[str]:

@@ -8,10 +8,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from brainalign.data.algonauts import load_algonauts2019
+from brainalign.data.algonauts import (
+    algonauts_stimulus_sources,
+    load_algonauts2019,
+    load_algonauts2019_stimuli,
+)
 from brainalign.data.base import CATEGORY_BLOCKS_92, Dataset, validate_dataset
-from brainalign.data.kriegeskorte import kriegeskorte_sources, load_kriegeskorte2008
+from brainalign.data.kriegeskorte import (
+    kriegeskorte_sources,
+    kriegeskorte_stimulus_sources,
+    load_kriegeskorte2008,
+    load_kriegeskorte2008_stimuli,
+)
 from brainalign.io.hashing import check_listed_file, listed_files
 
 __all__ = [
@@ -20,6 +30,10 @@ __all__ = [
     "LOADERS",
     "REGIONS",
     "SOURCES",
+    "STIMULI",
+    "STIMULUS_SOURCES",
+    "load_stimuli",
+    "stimulus_files",
     "load_dataset",
     "source_files",
     "validate_dataset",
@@ -102,3 +116,39 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "synthetic": ("EVC", "IT"),
     "kriegeskorte2008": ("IT",),
 }
+
+
+#: Dataset kinds -> stimulus-only loader ``path -> (images, image_names, categories)``: the
+#: network side of a study needs the images alone, so a change to the brain data (regions, a
+#: new subject, simulated noise) does not rerun activation extraction.
+STIMULI: dict[str, Callable[[str | os.PathLike], tuple[Any, list[str], list[str]]]] = {
+    "algonauts2019": load_algonauts2019_stimuli,
+    "synthetic": load_algonauts2019_stimuli,
+    "kriegeskorte2008": load_kriegeskorte2008_stimuli,
+}
+
+#: Dataset kinds -> the files the stimulus-only loader reads.
+STIMULUS_SOURCES: dict[str, Callable[[str | os.PathLike], list[str]]] = {
+    "algonauts2019": algonauts_stimulus_sources,
+    "synthetic": algonauts_stimulus_sources,
+    "kriegeskorte2008": kriegeskorte_stimulus_sources,
+}
+
+
+def load_stimuli(kind: str, path: str | os.PathLike) -> tuple[Any, list[str], list[str]]:
+    """The stimuli of a dataset alone: ``(images, image_names, categories)``.
+
+    ``images`` has shape ``(n_images, H, W, 3)``, uint8, in presentation order (the order of
+    the RDMs :func:`load_dataset` returns for the same folder).
+    """
+    if kind not in STIMULI:
+        raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {sorted(STIMULI)}")
+    verify_sources(kind, path)
+    return STIMULI[kind](path)
+
+
+def stimulus_files(kind: str, path: str | os.PathLike) -> list[str]:
+    """The files :func:`load_stimuli` reads from ``path`` (for workflow dependency tracking)."""
+    if kind not in STIMULUS_SOURCES:
+        raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {sorted(STIMULUS_SOURCES)}")
+    return STIMULUS_SOURCES[kind](path)

@@ -31,7 +31,12 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from brainalign.data.synthetic_stimuli import category_counts, low_level_features, make_stimuli
+from brainalign.data.synthetic_stimuli import (
+    category_counts,
+    low_level_features,
+    make_stimuli,
+    stimulus_labels,
+)
 from brainalign.io.files import atomic_path, write_json, write_npz
 from brainalign.rsa.rdm import compute_rdm
 
@@ -41,6 +46,8 @@ __all__ = [
     "write_mat73",
     "write_stimulus_mat",
     "generate_synthetic_study",
+    "write_synthetic_stimuli",
+    "write_synthetic_brain",
     "DEFAULT_NOISE",
 ]
 
@@ -196,6 +203,92 @@ def write_stimulus_mat(path: str | os.PathLike, names: list[str], images: np.nda
             fh.write(b"MATLAB 5.0 MAT-file, Platform: posix, Created by: brainalign".ljust(116))
 
 
+def _seeds(seed: int) -> tuple[int, int]:
+    """The stimulus and brain seeds of a synthetic study (one stream each, from ``seed``)."""
+    stim_seed, brain_seed = np.random.default_rng(seed).integers(0, 2**31, 2)
+    return int(stim_seed), int(brain_seed)
+
+
+def write_synthetic_stimuli(out_dir: str | os.PathLike, n_images: int = 92, seed: int = 0) -> Path:
+    """Write the stimuli of the synthetic study: ``<N>images/image_*.jpg`` and ``<N>images.mat``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The ``<N>_Image_Set`` folder.
+    n_images, seed : int
+        ``seed`` is the study's seed (the same one :func:`write_synthetic_brain` takes).
+
+    Returns
+    -------
+    pathlib.Path
+        The images folder.
+    """
+    out = Path(out_dir)
+    images, names, _ = make_stimuli(n_images, _seeds(seed)[0])
+    img_dir = out / f"{n_images}images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    for name, img in zip(names, images, strict=True):
+        with atomic_path(img_dir / name) as tmp:
+            Image.fromarray(img).save(tmp, format="JPEG", quality=95)
+    write_stimulus_mat(out / f"{n_images}images.mat", names, images)
+    return img_dir
+
+
+def write_synthetic_brain(
+    out_dir: str | os.PathLike,
+    n_images: int = 92,
+    n_subjects: int = 15,
+    seed: int = 0,
+    n_voxels: int = 200,
+    noise: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Simulate the subjects' RDMs from the stimuli already in ``out_dir``.
+
+    Writes ``target_fmri.mat`` (v7.3; ``EVC_RDMs``, ``IT_RDMs``), ``ground_truth.npz``
+    (noiseless RDMs and category labels) and ``ground_truth.json``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The ``<N>_Image_Set`` folder holding ``<N>images/`` (:func:`write_synthetic_stimuli`).
+    n_images, n_subjects, seed, n_voxels : int
+    noise : dict, optional
+        Region → subject noise SD; defaults to :data:`DEFAULT_NOISE`.
+
+    Returns
+    -------
+    dict
+        The ground-truth description written to ``ground_truth.json``.
+    """
+    if n_subjects < 2:
+        raise ValueError(f"n_subjects must be at least 2 (noise ceilings), got {n_subjects}")
+    noise = {**DEFAULT_NOISE, **(noise or {})}
+    out = Path(out_dir)
+    names, categories = stimulus_labels(n_images)
+    # The loader reads the JPEGs back; simulate from the decoded pixels it will see.
+    from brainalign.data.algonauts import load_image_folder
+
+    _, decoded = load_image_folder(out / f"{n_images}images")
+    brain_rng = np.random.default_rng(_seeds(seed)[1])
+    truth, subject_rdms = {}, {}
+    for region in ("EVC", "IT"):
+        patterns = simulate_region_patterns(region, decoded, categories, n_voxels, brain_rng)
+        truth[region] = compute_rdm(patterns)
+        subject_rdms[region] = simulate_subject_rdms(patterns, n_subjects, noise[region], brain_rng)
+    write_mat73(out / "target_fmri.mat", {f"{r}_RDMs": v for r, v in subject_rdms.items()})
+    write_npz(
+        out / "ground_truth.npz",
+        EVC_true=truth["EVC"],
+        IT_true=truth["IT"],
+        categories=np.array(categories),
+        image_names=np.array(names),
+    )
+    info = _ground_truth_info(n_images, n_subjects, n_voxels, seed, noise)
+    write_json(info, out / "ground_truth.json")
+    return info
+
+
 def generate_synthetic_study(
     out_dir: str | os.PathLike,
     n_images: int = 92,
@@ -204,7 +297,8 @@ def generate_synthetic_study(
     n_voxels: int = 200,
     noise: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Generate the synthetic study in the Algonauts 2019 layout.
+    """Generate the synthetic study in the Algonauts 2019 layout: the stimuli
+    (:func:`write_synthetic_stimuli`), then the subjects (:func:`write_synthetic_brain`).
 
     Writes, under ``out_dir``: ``<N>images/image_*.jpg``, ``<N>images.mat``,
     ``target_fmri.mat`` (v7.3; ``EVC_RDMs``, ``IT_RDMs``), ``ground_truth.npz`` (noiseless
@@ -225,36 +319,14 @@ def generate_synthetic_study(
     """
     if n_subjects < 2:
         raise ValueError(f"n_subjects must be at least 2 (noise ceilings), got {n_subjects}")
-    noise = {**DEFAULT_NOISE, **(noise or {})}
-    out = Path(out_dir)
-    rng = np.random.default_rng(seed)
-    stim_seed, brain_seed = rng.integers(0, 2**31, 2)
-    images, names, categories = make_stimuli(n_images, int(stim_seed))
-    img_dir = out / f"{n_images}images"
-    img_dir.mkdir(parents=True, exist_ok=True)
-    for name, img in zip(names, images, strict=True):
-        with atomic_path(img_dir / name) as tmp:
-            Image.fromarray(img).save(tmp, format="JPEG", quality=95)
-    write_stimulus_mat(out / f"{n_images}images.mat", names, images)
-    # The loader reads the JPEGs back; simulate from the decoded pixels it will see.
-    from brainalign.data.algonauts import load_image_folder
+    write_synthetic_stimuli(out_dir, n_images, seed)
+    return write_synthetic_brain(out_dir, n_images, n_subjects, seed, n_voxels, noise)
 
-    _, decoded = load_image_folder(img_dir)
-    brain_rng = np.random.default_rng(int(brain_seed))
-    truth, subject_rdms = {}, {}
-    for region in ("EVC", "IT"):
-        patterns = simulate_region_patterns(region, decoded, categories, n_voxels, brain_rng)
-        truth[region] = compute_rdm(patterns)
-        subject_rdms[region] = simulate_subject_rdms(patterns, n_subjects, noise[region], brain_rng)
-    write_mat73(out / "target_fmri.mat", {f"{r}_RDMs": v for r, v in subject_rdms.items()})
-    write_npz(
-        out / "ground_truth.npz",
-        EVC_true=truth["EVC"],
-        IT_true=truth["IT"],
-        categories=np.array(categories),
-        image_names=np.array(names),
-    )
-    info = {
+
+def _ground_truth_info(
+    n_images: int, n_subjects: int, n_voxels: int, seed: int, noise: dict[str, float]
+) -> dict[str, Any]:
+    return {
         "description": "Synthetic Algonauts-format study generated by brainalign. EVC voxels "
         "are tuned to low-level image structure (Gabor energy at 6 orientations x "
         "4 frequencies and colour, averaged over the image); IT patterns are a "
@@ -274,5 +346,3 @@ def generate_synthetic_study(
         "noise_sd": noise,
         "categories": dict(category_counts(n_images)),
     }
-    write_json(info, out / "ground_truth.json")
-    return info

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from brainalign.data.base import CATEGORY_BLOCKS_92
 
-__all__ = ["SIZE", "category_counts", "make_stimuli", "low_level_features"]
+__all__ = ["SIZE", "category_counts", "make_stimuli", "low_level_features", "stimulus_labels"]
 
 #: Side of the square stimuli, in pixels.
 SIZE = 175
@@ -279,6 +279,20 @@ _MAKERS = {
 }
 
 
+def stimulus_labels(n_images: int = 92) -> tuple[list[str], list[str]]:
+    """File names and categories of the synthetic stimuli, in presentation order.
+
+    Returns
+    -------
+    names : list of str
+        ``image_01.jpg`` … (zero-padded to the width of ``n_images``, at least 2 digits).
+    categories : list of str
+    """
+    categories = [cat for cat, count in category_counts(n_images) for _ in range(count)]
+    width = max(2, len(str(n_images)))
+    return [f"image_{i + 1:0{width}d}.jpg" for i in range(n_images)], categories
+
+
 def make_stimuli(n_images: int = 92, seed: int = 0) -> tuple[np.ndarray, list[str], list[str]]:
     """Generate the synthetic stimulus set.
 
@@ -296,15 +310,13 @@ def make_stimuli(n_images: int = 92, seed: int = 0) -> tuple[np.ndarray, list[st
     """
     src = _sources()
     rng = np.random.default_rng(seed)
-    images, categories = [], []
+    images = []
     for cat, count in category_counts(n_images):
         for k in range(count):
             img = _MAKERS[cat](src, rng, k)
             assert img.shape == (SIZE, SIZE, 3), (cat, img.shape)
             images.append(img.astype(np.uint8))
-            categories.append(cat)
-    width = max(2, len(str(n_images)))
-    names = [f"image_{i + 1:0{width}d}.jpg" for i in range(n_images)]
+    names, categories = stimulus_labels(n_images)
     return np.stack(images), names, categories
 
 

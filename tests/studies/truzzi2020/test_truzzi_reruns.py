@@ -108,23 +108,64 @@ def test_figure_style_reruns_only_figures(completed):
     assert found == expected, _diff(found, expected)
 
 
-def test_dataset_change_reruns_everything(completed):
-    _change(completed, lambda c: c["truzzi2020"]["dataset"]["synthetic"].update(n_subjects=4))
+#: Jobs downstream of the subject RDMs (the brain side of the study).
+BRAIN_SIDE = (
+    ("prepare_dataset", ""),
+    ("noise_ceiling", ""),
+    ("figure_brain_rdm", ""),
+    *[("compare_subjects", f"region={r}, condition={c}") for r in REGIONS for c in CONDITIONS],
+    ("collect_tables", ""),
+    ("group_statistics", ""),
+    *[("figure_profiles", f"region={r}") for r in REGIONS],
+    *RUN_LEVEL,
+)
+
+
+def test_stimulus_change_reruns_everything(completed):
+    _change(completed, lambda c: c["truzzi2020"]["dataset"]["synthetic"].update(n_images=13))
     expected = _expect(
+        ("simulate_stimuli", ""),
         ("simulate_dataset", ""),
-        ("prepare_dataset", ""),
-        ("noise_ceiling", ""),
-        ("figure_brain_rdm", ""),
+        ("prepare_stimuli", ""),
         *[
             (rule, f"{SD}, condition={c}")
             for c in CONDITIONS
             for rule in ("extract_activations", "layer_rdms")
         ],
         *[("figure_layer_rdms", f"condition={c}") for c in CONDITIONS],
-        *[("compare_subjects", f"region={r}, condition={c}") for r in REGIONS for c in CONDITIONS],
+        *BRAIN_SIDE,
+    )
+    found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.update(n_subjects=4),
+        lambda s: s.update(noise={"EVC": 2.5, "IT": 2.4}),
+    ],
+    ids=["subjects", "noise"],
+)
+def test_brain_simulation_change_leaves_the_networks_alone(completed, edit):
+    """Issue 10: a change to the simulated brain data does not rerun activation extraction."""
+    _change(completed, lambda c: edit(c["truzzi2020"]["dataset"]["synthetic"]))
+    expected = _expect(("simulate_dataset", ""), *BRAIN_SIDE)
+    found = scheduled_jobs(completed)
+    assert found == expected, _diff(found, expected)
+
+
+def test_fewer_regions_leave_the_networks_alone(completed):
+    """Issue 10: regions [EVC, IT] -> [IT] reruns the brain side of IT only."""
+    _change(completed, lambda c: c["truzzi2020"]["dataset"].update(regions=["IT"]))
+    expected = _expect(
+        ("prepare_dataset", ""),
+        ("noise_ceiling", ""),
+        ("figure_brain_rdm", ""),
+        *[("compare_subjects", f"region=IT, condition={c}") for c in CONDITIONS],
         ("collect_tables", ""),
         ("group_statistics", ""),
-        *[("figure_profiles", f"region={r}") for r in REGIONS],
+        ("figure_profiles", "region=IT"),
         *RUN_LEVEL,
     )
     found = scheduled_jobs(completed)

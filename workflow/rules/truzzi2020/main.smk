@@ -25,12 +25,21 @@ def tz_dataset_path():
 
 
 def tz_dataset_inputs(wildcards):
-    """Files the dataset loader reads (so a change to them reruns the study)."""
+    """Files the dataset loader reads (so a change to them reruns the brain side)."""
     if TZ["dataset"]["kind"] == "synthetic":
-        return rules.simulate_dataset.output
+        return [*rules.simulate_stimuli.output, *rules.simulate_dataset.output]
     from brainalign.data.loaders import source_files
 
     return source_files(TZ["dataset"]["kind"], TZ["dataset"]["path"])
+
+
+def tz_stimulus_inputs(wildcards):
+    """Files the stimulus loader reads (so only a change to them reruns the networks)."""
+    if TZ["dataset"]["kind"] == "synthetic":
+        return rules.simulate_stimuli.output
+    from brainalign.data.loaders import stimulus_files
+
+    return stimulus_files(TZ["dataset"]["kind"], TZ["dataset"]["path"])
 
 
 def tz_targets():

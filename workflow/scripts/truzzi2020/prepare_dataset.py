@@ -1,4 +1,6 @@
-"""Load a dataset with its loader, validate it, and write the arrays the workflow uses."""
+"""Load a dataset with its loader, validate it, and write the subject RDMs and its description.
+
+The stimuli are written by prepare_stimuli (the networks depend on them alone)."""
 
 import numpy as np
 
@@ -17,13 +19,6 @@ with rule_context(snakemake) as log:
     digest, per_file = hash_files(snakemake.input)
     log.info("dataset sha256 %s over %d files", digest, len(per_file))
     stamp = np.array(digest)
-    write_npz(
-        out.stimuli,
-        images=ds.images,
-        image_names=np.array(ds.image_names),
-        categories=np.array(ds.categories),
-        dataset_sha256=stamp,
-    )
     write_npz(
         out.rdms,
         subjects=np.array(ds.subjects),

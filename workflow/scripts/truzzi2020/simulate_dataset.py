@@ -1,14 +1,14 @@
-"""Generate the embedded synthetic study (Algonauts 2019 layout)."""
+"""Simulate the subjects of the embedded synthetic study from its stimuli."""
 
 from pathlib import Path
 
-from brainalign.data.synthetic import generate_synthetic_study
+from brainalign.data.synthetic import write_synthetic_brain
 from brainalign.pipeline.rulekit import rule_context
 
 with rule_context(snakemake) as log:
     p = snakemake.params.synthetic
     out_dir = Path(snakemake.output.fmri).parent
-    info = generate_synthetic_study(
+    info = write_synthetic_brain(
         out_dir,
         n_images=p["n_images"],
         n_subjects=p["n_subjects"],
@@ -16,4 +16,4 @@ with rule_context(snakemake) as log:
         noise=p["noise"],
         seed=snakemake.params.seed,
     )
-    log.info("wrote %d images and %d subjects to %s", info["n_images"], info["n_subjects"], out_dir)
+    log.info("simulated %d subjects in %s", info["n_subjects"], out_dir)
