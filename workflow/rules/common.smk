@@ -32,6 +32,7 @@ from brainalign.pipeline.fingerprint import (
     source_fingerprint,
 )
 from brainalign.pipeline.seeds import config_hash, derive_seed
+from brainalign.pipeline.slurmcheck import slurm_status_warning
 
 
 def _configured():
@@ -85,6 +86,14 @@ logger.info(
         if s not in STUDIES
     )
 )
+
+
+# On SLURM without accounting `sacct` fails and the executor would wait forever: say so at once.
+onstart:
+    _slurm_warning = slurm_status_warning(workflow)
+    if _slurm_warning:
+        logger.warning(_slurm_warning)
+
 
 CONFIG_HASH = config_hash(config)
 #: The code that made the results (for the provenance table): a hash over src/brainalign and

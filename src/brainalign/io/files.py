@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from brainalign.io.modes import file_mode
+
 __all__ = [
     "atomic_path",
     "temp_prefix",
     "temp_files_of",
     "is_temp_name",
-    "file_mode",
     "write_table",
     "read_table",
     "write_npz",
@@ -82,26 +83,6 @@ def temp_files_of(dest: str | os.PathLike) -> list[Path]:
         return []
     pattern = _temp_name_of(dest)
     return sorted(p for p in dest.parent.iterdir() if pattern.match(p.name))
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux shows it (``/proc``)."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    # Elsewhere: set and restore at once (not atomic, but the only portable way to read it).
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """Mode of a new file as ``open(path, "w")`` creates it: ``0o666`` less the current umask."""
-    return 0o666 & ~_umask()
 
 
 @contextlib.contextmanager

@@ -43,6 +43,12 @@ _API = {
     "inspect_state_dict": "weights",
     "load_state_dict": "weights",
     "load_weights_into": "weights",
+    "scan_checkpoint": "checkpoints",
+    "unsafe_globals": "checkpoints",
+    "failure_reason": "checkpoints",
+    "corrupt_message": "checkpoints",
+    "unsafe_message": "checkpoints",
+    "CorruptCheckpointError": "weights",
 }
 
 __all__ = list(_API)

@@ -47,6 +47,7 @@ if not __package__:  # run or loaded by file path (the download rules): use this
         sys.path.insert(0, _SRC)
 
 from brainalign.io.hashing import sha256_file  # noqa: E402
+from brainalign.io.modes import file_mode  # noqa: E402
 from brainalign.pipeline.archives import extract_resource  # noqa: E402
 from brainalign.pipeline.registry import (  # noqa: E402
     CHUNK_SIZE,
@@ -296,6 +297,7 @@ def fetch(
                     f"was discarded; nothing was written to {target.resolve()}. "
                     f"{str(exc).split(': ', 1)[1]}"
                 ) from exc
+            os.chmod(tmp, file_mode())  # the umask's mode, not mkstemp's 0600
             os.replace(tmp, target)
             log(f"{resource.name}: {n} bytes, sha256 {info['sha256']} -> {target}")
             return target

@@ -204,7 +204,7 @@ def _describe(proc: _Proc) -> str:
 def _still_running(workdir: Path, orphans: list[_Proc]) -> str:
     pids = sorted(p.pid for p in orphans)
     jobs = ", ".join(f"pid {p.pid} ({_describe(p)})" for p in sorted(orphans, key=lambda p: p.pid))
-    one = len(pids) == 1
+    one = len({_describe(p) for p in orphans}) == 1  # one job (a shell and its script: 2 PIDs)
     return (
         f"brainalign: the killed Snakemake run in {os.path.realpath(workdir)} left "
         f"{'a job' if one else 'jobs'} still running: {jobs}; wait for "

@@ -56,6 +56,9 @@ _API = {
     "vpart2": "partition",
     "vpart3": "partition",
     "vpart_general": "partition",
+    "vpart2_from_r2": "partition",
+    "vpart3_from_r2": "partition",
+    "vpart_general_from_r2": "partition",
 }
 
 __all__ = list(_API)

@@ -17,6 +17,7 @@ _API = {
     "searchlight_rdms": "drivers",
     "sphere_neighbourhoods": "neighbourhoods",
     "sphere_offsets": "neighbourhoods",
+    "default_n_jobs": "drivers",
 }
 
 __all__ = list(_API)

@@ -20,6 +20,7 @@ _API = {
     "fdr_pairwise": "fdr",
     "fdr_two_level": "fdr",
     "bootstrap_conditions": "bootstrap",
+    "Seed": "permutation",
 }
 
 __all__ = list(_API)

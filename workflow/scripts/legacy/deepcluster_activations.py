@@ -362,6 +362,9 @@ def write_npz(path, arrays):
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        mask = os.umask(0o022)  # read the umask: the file gets the mode open() would give
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.rename(tmp, path)  # atomic on POSIX, replaces an existing file
     finally:
         if os.path.exists(tmp):
