@@ -283,6 +283,12 @@ def test_provenance_in_every_table_and_figure(small_run):
                 "version.python",
                 "version.brainalign",
             } <= set(kv)
+            # the code that made the results (issue 10): source and workflow hashes, git commit
+            from brainalign.pipeline.fingerprint import git_commit, source_fingerprint
+
+            assert kv["code.source_sha256"] == source_fingerprint(REPO / "src" / "brainalign")
+            assert kv["code.workflow_sha256"] == source_fingerprint(REPO / "workflow")
+            assert kv["code.git_commit"] == git_commit(REPO)
             continue
         df = read_table(table)
         for col in PROVENANCE_COLUMNS:
