@@ -58,6 +58,13 @@ def small_config() -> dict:
     return yaml.safe_load((REPO / "tests" / "configs" / "truzzi2020" / "small.yaml").read_text())
 
 
+@pytest.fixture(autouse=True)
+def _no_listed_files_between_tests(monkeypatch):
+    """Config checks run in the test process list verified registry files in an environment
+    variable (for a workflow's jobs); no test sees another's list."""
+    monkeypatch.delenv("BRAINALIGN_VERIFIED_FILES", raising=False)
+
+
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory) -> Path:
     """The small test study, run once per session; returns its working directory."""
