@@ -43,7 +43,7 @@ _API = {
     "variance_partition": "rsa.partition",
     "permutation_test": "stats.permutation",
     "fdr_bh": "stats.fdr",
-    "roi_analysis": "studies.dwivedi2021.analysis",
+    "roi_analysis": "studies.dwivedi2021.roi",
     "searchlight_r2": "searchlight.drivers",
     "group_searchlight_rdms": "searchlight.drivers",
     "build_network": "networks.architectures",

@@ -20,11 +20,8 @@ from brainalign.stats.permutation import (
     permutation_test_bases,
     subset_condensed_index,
 )
-from brainalign.studies.dwivedi2021.analysis import (
-    analyse_models,
-    partition_statistic,
-    subject_level_models,
-)
+from brainalign.studies.dwivedi2021.analysis import analyse_models, partition_statistic
+from brainalign.studies.dwivedi2021.roi import subject_level_models
 
 
 def _vec(rng, n, d=6):

@@ -29,6 +29,7 @@ rule fmaps_roi:
         bootstrap_ratio=FM["statistics"]["bootstrap_ratio"],
         scheme=FM["statistics"]["scheme"],
         alpha=FM["statistics"]["alpha"],
+        mode=FM["statistics"]["mode"],
         ceiling_statistic=FM["statistics"]["ceiling_statistic"],
         seed=lambda wc: derive_seed(config["seed"], "dwivedi2021", "roi", wc.study),
     script:

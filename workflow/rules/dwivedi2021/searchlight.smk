@@ -91,6 +91,7 @@ rule fmaps_searchlight_individual:
         scheme=FM["statistics"]["scheme"],
         nc_threshold=FM["statistics"]["nc_threshold"],
         alpha=FM["statistics"]["alpha"],
+        mode=FM["statistics"]["mode"],
         seed=lambda wc: derive_seed(
             config["seed"], "dwivedi2021", "individual", wc.study
         ),
@@ -133,6 +134,7 @@ rule fmaps_searchlight_grouped:
         scheme=FM["statistics"]["scheme"],
         nc_threshold=FM["statistics"]["nc_threshold"],
         alpha=FM["statistics"]["alpha"],
+        mode=FM["statistics"]["mode"],
         seed=lambda wc: derive_seed(
             config["seed"], "dwivedi2021", "partition", wc.study
         ),

@@ -11,7 +11,7 @@ from brainalign.io import write_table
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.rsa.condensed import n_conditions_from_pairs
-from brainalign.studies.dwivedi2021 import analysis as inference
+from brainalign.studies.dwivedi2021 import roi as inference
 from brainalign.studies.dwivedi2021.design import PAPER_ROIS
 
 with rule_context(snakemake) as log:
@@ -57,7 +57,7 @@ with rule_context(snakemake) as log:
         roi_rdms, models, mp["groups"], group_order=mp["group_order"], top_k=p.top_k,
         n_permutations=p.n_permutations, n_bootstrap=p.n_bootstrap,
         bootstrap_ratio=p.bootstrap_ratio, scheme=p.scheme, seed=p.seed,
-        alpha=p.alpha, ceiling_statistic=p.ceiling_statistic,
+        alpha=p.alpha, ceiling_statistic=p.ceiling_statistic, mode=p.mode,
     )  # fmt: skip
     study = snakemake.wildcards.study
     subj = inference.subject_level_models(roi_rdms, models, alpha=p.alpha)
@@ -85,14 +85,17 @@ with rule_context(snakemake) as log:
     parts.append(nc.assign(analysis="noise_ceiling"))
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "study", study)
+    # error bars: bootstrap SE (corrected) or the original's SD over subsamples (faithful)
+    err = "sd" if p.mode == "faithful" else "se"
     cols = ["study", "roi", "analysis", "subject", "model", "model_2", "group", "group_2",
-            "statistic", "value", "sd", "rank", "t", "p", "p_fdr"]  # fmt: skip
+            "statistic", "value", err, "rank", "t", "p", "p_fdr"]  # fmt: skip
     for col in cols:
         if col not in out:
             out[col] = np.nan
     out["scheme"] = p.scheme
     out["n_permutations"] = p.n_permutations
     out["n_bootstrap"] = p.n_bootstrap
+    out["subject"] = out["subject"].astype("Int64")  # integer labels, not 1.0, 2.0, ...
     out = out[cols + ["scheme", "n_permutations", "n_bootstrap"]]
     provenance = rule_provenance(snakemake.config, snakemake.input, p.seed)
     write_table(with_provenance(out, provenance), snakemake.output.table)

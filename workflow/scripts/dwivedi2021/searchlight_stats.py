@@ -49,7 +49,7 @@ with rule_context(snakemake) as log:
     res = inference.searchlight_tests(
         mean, ceiling["lower"].to_numpy(), sets, analysis=p.analysis,
         nc_threshold=p.nc_threshold, n_permutations=p.n_permutations,
-        scheme=p.scheme, seed=p.seed, alpha=p.alpha,
+        scheme=p.scheme, seed=p.seed, alpha=p.alpha, mode=p.mode,
     )  # fmt: skip
     labels = res["labels"]
     log.info(

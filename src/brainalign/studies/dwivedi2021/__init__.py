@@ -22,13 +22,15 @@ _API = {
     "study_targets": "design",
     "plot_roi_top3": "figures",
     "plot_roi_grouped": "figures",
+    "MODES": "analysis",
     "analyse_models": "analysis",
     "group_rdms": "analysis",
     "individual_statistic": "analysis",
     "partition_statistic": "analysis",
-    "roi_analysis": "analysis",
+    "rank_models": "roi",
+    "roi_analysis": "roi",
     "searchlight_tests": "analysis",
-    "subject_level_models": "analysis",
+    "subject_level_models": "roi",
 }
 
 __all__ = list(_API)

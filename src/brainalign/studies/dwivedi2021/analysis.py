@@ -7,54 +7,64 @@ searchlight scripts of ``cvai-roig-lab/dnn2brain-function``), built on the core:
   (:func:`brainalign.rsa.ols.clip_negative`), permutation p-values
   (:func:`brainalign.stats.permutation.permutation_test_bases`), BH across models;
 * variance partitioning among the top-3 models or the model groups
-  (:mod:`brainalign.rsa.partition`), with pairwise-difference p-values and bootstrap error bars
-  (:func:`brainalign.stats.bootstrap.bootstrap_conditions`);
-* searchlight maps: tests on the searchlights above the lower noise ceiling and the original's
-  two-level FDR (:func:`brainalign.stats.fdr.fdr_two_level`);
-* per-subject fits with a one-sample t-test (the original ``--stats t-test`` mode).
+  (:mod:`brainalign.rsa.partition`), with pairwise-difference p-values;
+* searchlight maps: tests on the searchlights above the lower noise ceiling and one BH-FDR over
+  the family of raw p-values (``mode="corrected"``) or the original's two-level FDR
+  (``mode="faithful"``, :func:`brainalign.stats.fdr.fdr_two_level`).
+
+The ROI drivers are in :mod:`brainalign.studies.dwivedi2021.roi`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from brainalign.rsa.ols import DesignBases, clip_negative, total_ss
-from brainalign.rsa.partition import PartitionPlan, variance_partition_gram
-from brainalign.stats.bootstrap import bootstrap_conditions
+from brainalign.rsa.partition import PartitionPlan
 from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level
 from brainalign.stats.permutation import (
     PermutationResult,
     Seed,
     permutation_test_bases,
-    rng_from_seed,
 )
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 __all__ = [
+    "MODES",
     "analyse_models",
+    "check_mode",
     "group_rdms",
     "individual_statistic",
     "partition_statistic",
-    "roi_analysis",
     "searchlight_tests",
-    "subject_level_models",
 ]
+
+#: ``statistics.mode``: ``corrected`` (valid under the null, default) or ``faithful`` (the
+#: original code's procedures); README "Faithful and corrected variants".
+MODES = ("corrected", "faithful")
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`MODES`, else ``ValueError``."""
+    if mode not in MODES:
+        raise ValueError(f"unknown statistics mode {mode!r}; use 'corrected' or 'faithful'")
+    return mode
 
 
 # --------------------------------------------------------------------------------------------
 # The paper's two analyses on one or many brain RDMs
 # --------------------------------------------------------------------------------------------
-def individual_statistic(bases: DesignBases) -> Callable[[np.ndarray], np.ndarray]:
-    """R² -> clipped adjusted R² per model (the original ``multiple_regression_rsa``)."""
+def individual_statistic(
+    bases: DesignBases, *, clip: bool = True
+) -> Callable[[np.ndarray], np.ndarray]:
+    """R² -> clipped adjusted R² per model (the original ``multiple_regression_rsa``), or the
+    unclipped adjusted R² with ``clip=False``."""
 
     def f(r2: np.ndarray) -> np.ndarray:
-        return clip_negative(bases.adjust(r2))
+        adj = bases.adjust(r2)
+        return clip_negative(adj) if clip else adj
 
     return f
 
@@ -78,6 +88,7 @@ def analyse_models(
     seed: Seed = 0,
     pairwise: bool = True,
     dtype: type = np.float64,
+    clip: bool = True,
 ) -> dict[str, np.ndarray | PermutationResult | list[str]]:
     """Statistics and permutation p-values of the paper's analyses.
 
@@ -91,6 +102,8 @@ def analyse_models(
     analysis : {"individual", "partition"}
         ``individual``: clipped adjusted R² of each model; ``partition``: unique adjusted R² of
         each set from variance partitioning.
+    clip : bool
+        ``individual`` only: clip negative adjusted R² at 0 (the original) or not.
 
     Returns
     -------
@@ -103,7 +116,7 @@ def analyse_models(
     names = list(model_sets)
     if analysis == "individual":
         bases = DesignBases(model_sets, dtype=dtype)
-        stat = individual_statistic(bases)
+        stat = individual_statistic(bases, clip=clip)
         extra: dict = {}
     else:
         plan = PartitionPlan(model_sets, dtype=dtype)
@@ -143,27 +156,38 @@ def searchlight_tests(
     alpha: float = 0.05,
     dtype: type = np.float32,
     max_elements: int = 2**24,
+    mode: str = "corrected",
 ) -> dict[str, np.ndarray | list[str]]:
-    """The paper's searchlight statistics with the original's corrections.
+    """The paper's searchlight statistics, corrected or with the original's corrections.
 
     Statistics are computed for every searchlight with a valid RDM; permutation p-values only for
     the searchlights kept by the noise ceiling (``lower >= nc_threshold``; others are NaN), since
-    only those enter the second FDR and the map.  Every kept searchlight sees the same
-    permutations (as the original).
+    only those enter the FDR and the map.  Every kept searchlight sees the same permutations (as
+    the original).
+
+    ``mode="corrected"``: one BH-FDR over the whole family of raw p-values (kept searchlights x
+    models/groups); for ``partition`` the winner's pairwise p-value is the largest *raw* p of its
+    differences, BH-corrected once across kept searchlights.  ``mode="faithful"``: the original's
+    BH within each searchlight, then a second BH on those adjusted p-values across searchlights
+    (per model), and the pairwise p-values BH-corrected within the searchlight before the BH
+    across searchlights.
 
     Returns
     -------
     dict with
         ``names``; ``keep`` ``(n,)``; ``statistic`` ``(n, K)`` (clipped adj. R² or unique adj. R²);
-        ``p`` raw, ``p_within`` (BH across the K within a searchlight), ``p_across`` (then BH
-        across kept searchlights, per model); ``labels`` ``(n,)`` (index of the best model/group,
-        -1 = not significant); for ``partition`` also ``total``, ``p_diff`` (BH within
-        searchlight), ``p_diff_max`` and ``p_diff_max_across``.
+        ``p`` raw, ``p_within`` (BH across the K within a searchlight), ``p_across`` (the
+        p-values the map uses: one BH over the family, or ``p_within`` BH-corrected again across
+        kept searchlights per model with ``mode="faithful"``); ``labels`` ``(n,)`` (index of
+        the best model/group, -1 = not significant); for ``partition`` also ``total``,
+        ``p_diff`` (raw, or BH within searchlight with ``mode="faithful"``), ``p_diff_max`` and
+        ``p_diff_max_across``.
     """
     from brainalign.maps import best_group_labels, best_model_labels, max_pairwise_p
 
     if analysis not in ("individual", "partition"):
         raise ValueError(f"unknown analysis {analysis!r}; use 'individual' or 'partition'")
+    faithful = check_mode(mode) == "faithful"
     Y = np.asarray(mean_rdms)
     lo = np.asarray(lower_ceiling, dtype=np.float64)
     if Y.ndim != 2 or lo.shape != (Y.shape[0],):
@@ -201,8 +225,10 @@ def searchlight_tests(
         )  # fmt: skip
         p[keep] = res.p
         if plan is not None:
-            p_diff[keep] = fdr_pairwise(res.p_diff, alpha=alpha)
+            p_diff[keep] = fdr_pairwise(res.p_diff, alpha=alpha) if faithful else res.p_diff
     p_within, p_across = fdr_two_level(np.where(keep[:, None], p, np.nan), keep=keep, alpha=alpha)
+    if not faithful:
+        _, p_across = fdr_bh(p, alpha=alpha, axis=None, mask=keep[:, None])
     out: dict = {
         "names": names,
         "keep": keep,
@@ -230,7 +256,7 @@ def searchlight_tests(
 
 
 # --------------------------------------------------------------------------------------------
-# ROI analyses (Fig. 2: top-3 models; Fig. 3b: model groups)
+# Model groups
 # --------------------------------------------------------------------------------------------
 def group_rdms(
     model_sets: Mapping[str, ArrayLike],
@@ -255,157 +281,3 @@ def group_rdms(
             raise ValueError(f"models of group {g!r} have different layer shapes {sorted(shapes)}")
         out[g] = np.mean(members[g], axis=0)
     return out
-
-
-def _roi_seed(seed: Seed, *keys: int) -> np.random.Generator:
-    base = seed if isinstance(seed, (int, np.integer)) else int(rng_from_seed(seed).integers(2**63))
-    return np.random.default_rng([int(base), *keys])
-
-
-def roi_analysis(
-    roi_rdms: Mapping[str, ArrayLike],
-    model_sets: Mapping[str, ArrayLike],
-    groups: Mapping[str, str],
-    *,
-    group_order: Sequence[str] | None = None,
-    top_k: int = 3,
-    n_permutations: int = 10_000,
-    n_bootstrap: int = 10_000,
-    bootstrap_ratio: float = 0.9,
-    scheme: str = "labels",
-    seed: Seed = 0,
-    alpha: float = 0.05,
-    ceiling_statistic: str = "spearman",
-) -> dict[str, pd.DataFrame]:
-    """Fig. 2 and Fig. 3b analyses on ROI RDMs (subject-averaged, as the original default).
-
-    Parameters
-    ----------
-    roi_rdms : mapping roi -> ``(n_subjects, n_pairs)``
-    model_sets : mapping model -> ``(n_pairs, n_layers)``
-    groups : mapping model -> group
-
-    Returns
-    -------
-    dict of pandas DataFrames
-        ``individual`` (roi, model, group, statistic=r2adj_clipped, value, rank, p, p_fdr),
-        ``top3`` and ``grouped`` (roi, model/group, rank, unique_r2adj, sd, p, p_fdr,
-        total_r2adj), ``top3_pairs`` and ``grouped_pairs`` (roi, item_1, item_2,
-        value = difference of the unique adj. R², p, p_fdr),
-        ``ceiling`` (roi, lower, upper).
-    """
-    import pandas as pd
-
-    from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
-
-    gsets = group_rdms(model_sets, groups, group_order)
-    rows_ind, rows_top, rows_grp, pairs_top, pairs_grp, rows_nc = [], [], [], [], [], []
-    for ri, (roi, R) in enumerate(roi_rdms.items()):
-        R = np.asarray(R, dtype=np.float64)
-        if R.ndim != 2 or not np.all(np.isfinite(R)):
-            raise ValueError(
-                f"ROI {roi!r}: RDMs must be finite (n_subjects, n_pairs); got {R.shape}"
-            )
-        y = R.mean(axis=0)
-        lo, up = noise_ceiling(R, statistic=ceiling_statistic)
-        rows_nc.append({"roi": roi, "lower": float(lo), "upper": float(up)})
-        ind = analyse_models(
-            y, model_sets, analysis="individual", n_permutations=n_permutations, scheme=scheme,
-            seed=_roi_seed(seed, ri, 0), pairwise=False,
-        )  # fmt: skip
-        stat = ind["statistic"]
-        _, pf = fdr_bh(ind["result"].p, alpha=alpha)
-        order = np.argsort(-stat, kind="mergesort")
-        rank = np.empty(len(order), dtype=int)
-        rank[order] = np.arange(1, len(order) + 1)
-        for k, m in enumerate(ind["names"]):
-            rows_ind.append({
-                "roi": roi, "model": m, "group": groups.get(m, "none"),
-                "statistic": "r2adj_clipped", "value": stat[k], "rank": int(rank[k]),
-                "p": ind["result"].p[k], "p_fdr": pf[k],
-            })  # fmt: skip
-        top = [ind["names"][i] for i in order[: min(top_k, len(order))]]
-        for kind, sets, rows, pairs, code in (
-            ("top", {m: model_sets[m] for m in top}, rows_top, pairs_top, 1),
-            ("grouped", gsets, rows_grp, pairs_grp, 2),
-        ):
-            if len(sets) < 2:
-                continue
-            res = analyse_models(
-                y, sets, analysis="partition", n_permutations=n_permutations, scheme=scheme,
-                seed=_roi_seed(seed, ri, code), pairwise=True,
-            )  # fmt: skip
-            draws = bootstrap_conditions(
-                y, sets, lambda ys, S: variance_partition_gram(ys, S)["unique"],
-                n_bootstrap=n_bootstrap, ratio=bootstrap_ratio, seed=_roi_seed(seed, ri, code + 10),
-            )  # fmt: skip
-            sd = draws.std(axis=0, ddof=1)
-            pr = res["result"]
-            _, pf_u = fdr_bh(pr.p, alpha=alpha)
-            pd_c = fdr_pairwise(pr.p_diff, alpha=alpha)
-            names = res["names"]
-            col = "model" if kind == "top" else "group"
-            for k, nm in enumerate(names):
-                rows.append({
-                    "roi": roi, col: nm, "rank": k + 1, "unique_r2adj": res["statistic"][k],
-                    "sd": sd[k], "p": pr.p[k], "p_fdr": pf_u[k], "total_r2adj": float(res["total"]),
-                })  # fmt: skip
-            for i in range(len(names)):
-                for j in range(i + 1, len(names)):
-                    pairs.append({
-                        "roi": roi, "item_1": names[i], "item_2": names[j],
-                        "value": res["statistic"][i] - res["statistic"][j],
-                        "p": pr.p_diff[i, j], "p_fdr": pd_c[i, j],
-                    })  # fmt: skip
-    return {
-        "individual": pd.DataFrame(rows_ind),
-        "top3": pd.DataFrame(rows_top),
-        "top3_pairs": pd.DataFrame(pairs_top),
-        "grouped": pd.DataFrame(rows_grp),
-        "grouped_pairs": pd.DataFrame(pairs_grp),
-        "ceiling": pd.DataFrame(rows_nc),
-    }
-
-
-def subject_level_models(
-    roi_rdms: Mapping[str, ArrayLike],
-    model_sets: Mapping[str, ArrayLike],
-    *,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Per-subject fits (the original ``--stats t-test`` mode, ROI part).
-
-    For every ROI and subject the clipped adjusted R² of each model on that subject's RDM; then
-    per ROI and model a two-sided one-sample t-test of the subject values against 0
-    (``scipy.stats.ttest_1samp``), BH-corrected across models within the ROI.
-
-    Returns
-    -------
-    pandas.DataFrame
-        roi, subject, model, statistic (``r2adj_clipped`` per subject; ``mean_r2adj_clipped``
-        with ``t``, ``p``, ``p_fdr`` for the test rows), value.
-    """
-    import pandas as pd
-    from scipy.stats import ttest_1samp
-
-    db = DesignBases(model_sets)
-    names = list(model_sets)
-    rows = []
-    for roi, R in roi_rdms.items():
-        R = np.asarray(R, dtype=np.float64)
-        if R.ndim != 2 or R.shape[0] < 2 or not np.all(np.isfinite(R)):
-            raise ValueError(f"ROI {roi!r}: need finite (n_subjects >= 2, n_pairs); got {R.shape}")
-        vals = clip_negative(db.adjusted_r2(R))  # (S, K)
-        for s in range(R.shape[0]):
-            for k, m in enumerate(names):
-                rows.append({"roi": roi, "subject": s + 1, "model": m,
-                             "statistic": "r2adj_clipped", "value": vals[s, k]})  # fmt: skip
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t, p = ttest_1samp(vals, 0.0, axis=0)
-        p = np.where(np.isfinite(p), p, 1.0)
-        _, pf = fdr_bh(p, alpha=alpha)
-        for k, m in enumerate(names):
-            rows.append({"roi": roi, "subject": np.nan, "model": m,
-                         "statistic": "mean_r2adj_clipped", "value": vals[:, k].mean(),
-                         "t": t[k], "p": p[k], "p_fdr": pf[k]})  # fmt: skip
-    return pd.DataFrame(rows)

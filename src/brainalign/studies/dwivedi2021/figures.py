@@ -81,7 +81,8 @@ def _roi_figure(
                     pdiff[i, j] = pdiff[j, i] = r["p_fdr"]
         total = float(sub["total_r2adj"].iloc[0]) if len(sub) else np.nan
         _bars(
-            a, items, sub["unique_r2adj"].to_numpy(), sub["sd"].to_numpy(),
+            a, items, sub["unique_r2adj"].to_numpy(),
+            sub["se" if "se" in sub else "sd"].to_numpy(),
             [colours.get(i, GREY) for i in items], sub["p_fdr"].to_numpy(), pdiff, alpha,
             f"{roi} (R²adj = {total:.2f})",
         )  # fmt: skip
@@ -103,11 +104,12 @@ def plot_roi_top3(
     alpha: float = 0.05,
     roi_order: Sequence[str] | None = None,
 ) -> Path:
-    """Fig. 2b: per ROI the unique variance of the top-3 models (bars ± bootstrap SD), '*' for
-    FDR p < alpha against zero and for pairwise differences; title = total adj. R².
+    """Fig. 2b: per ROI the unique variance of the top-3 models (bars ± error: bootstrap SE, or the
+    original's subsample SD), '*' for FDR p < alpha against zero and for pairwise differences;
+    title = total adj. R².
 
-    ``table`` columns: roi, model, rank, unique_r2adj, sd, p_fdr, total_r2adj; ``pairs``: roi,
-    item_1, item_2, p_fdr.
+    ``table`` columns: roi, model, rank, unique_r2adj, se (or the original's sd), p_fdr,
+    total_r2adj; ``pairs``: roi, item_1, item_2, p_fdr.
     """
     return _roi_figure(
         table, out_path, item_col="model", colours=colours, pairs=pairs, alpha=alpha,

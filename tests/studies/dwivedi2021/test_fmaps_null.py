@@ -1,0 +1,223 @@
+"""Issue 11: the corrected statistics hold under the null; the faithful ones are the original's.
+
+Null-calibration tests simulate studies with no effect (brain RDMs with condition row effects,
+independent of the models) and check the false-positive rate against alpha within Monte-Carlo
+error; the faithful variants are checked against the original's procedures.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import pdist
+from scipy.stats import binom, norm
+
+from brainalign.io import write_table
+from brainalign.rsa.condensed import condensed_index_pairs
+from brainalign.rsa.partition import variance_partition_gram
+from brainalign.stats.bootstrap import bootstrap_conditions
+from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level
+from brainalign.studies.dwivedi2021.analysis import check_mode, group_rdms, searchlight_tests
+from brainalign.studies.dwivedi2021.roi import rank_models, roi_analysis, subject_level_models
+
+ALPHA = 0.05
+
+
+def _vec(rng, n, d=5):
+    return pdist(rng.standard_normal((n, d)), "correlation")
+
+
+def _null_rdms(rng, n_rdms, n_conditions, row_sd=1.0):
+    """Brain RDMs with no model effect: noise plus condition row effects r_i + r_j."""
+    iu, ju = condensed_index_pairs(n_conditions)
+    r = row_sd * rng.standard_normal((n_rdms, n_conditions))
+    return rng.standard_normal((n_rdms, iu.size)) + r[:, iu] + r[:, ju]
+
+
+def _upper(n, alpha=ALPHA, q=0.999):
+    """Upper Monte-Carlo bound of a false-positive count under rate ``alpha``."""
+    return binom.ppf(q, n, alpha)
+
+
+def test_mode_is_checked():
+    assert check_mode("faithful") == "faithful"
+    with pytest.raises(ValueError, match="'corrected' or 'faithful'"):
+        check_mode("strict")
+
+
+# ---- item 7: subject labels ------------------------------------------------------------------
+def test_subject_labels_are_integers(tmp_path):
+    rng = np.random.default_rng(0)
+    models = {"a": _vec(rng, 8)[:, None], "b": _vec(rng, 8)[:, None]}
+    df = subject_level_models({"roi": np.stack([_vec(rng, 8) for _ in range(3)])}, models)
+    assert str(df["subject"].dtype) == "Int64"
+    assert list(df["subject"].dropna().unique()) == [1, 2, 3]
+    write_table(df, tmp_path / "t.csv")
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[1].split(",")[1] == "1" and ".0" not in lines[1].split(",")[1]
+
+
+# ---- item 6: one BH over the searchlight family ----------------------------------------------
+def _sl_data(seed, n=30, n_conditions=10):
+    rng = np.random.default_rng(seed)
+    sets = {m: _vec(rng, n_conditions)[:, None] for m in ("a", "b", "c")}
+    Y = _null_rdms(rng, n, n_conditions)
+    return Y, np.full(n, 0.5), sets
+
+
+@pytest.mark.parametrize("analysis", ["individual", "partition"])
+def test_searchlight_fdr_faithful_two_level_corrected_one_family(analysis):
+    Y, lo, sets = _sl_data(1)
+    lo[:4] = 0.0  # dropped by the noise ceiling
+    Y[6:12] += 4 * sets["a"][:, 0]
+    kw = dict(analysis=analysis, n_permutations=999, seed=3)
+    f = searchlight_tests(Y, lo, sets, mode="faithful", **kw)
+    c = searchlight_tests(Y, lo, sets, **kw)
+    np.testing.assert_array_equal(f["p"], c["p"])
+    keep = f["keep"]
+    _, two = fdr_two_level(np.where(keep[:, None], f["p"], np.nan), keep=keep)
+    np.testing.assert_array_equal(f["p_across"], two)
+    _, one = fdr_bh(np.where(keep[:, None], c["p"], np.nan), axis=None)
+    np.testing.assert_array_equal(c["p_across"], one)
+    assert np.all(np.isnan(c["p_across"][~keep]))
+    if analysis == "partition":
+        np.testing.assert_array_equal(f["p_diff"][keep], fdr_pairwise(c["p_diff"][keep]))
+    assert (c["labels"][6:12] >= 0).all()
+
+
+@pytest.mark.slow
+def test_searchlight_corrected_null_calibration():
+    """Complete null, 8 searchlights x 2 models, row effects: the chance of any significant
+    searchlight (FWER = FDR under the complete null) is within Monte-Carlo error of alpha."""
+    n_studies, hits = 300, 0
+    for s in range(n_studies):
+        rng = np.random.default_rng(1000 + s)
+        sets = {m: _vec(rng, 9)[:, None] for m in ("a", "b")}
+        Y = _null_rdms(rng, 8, 9)
+        res = searchlight_tests(Y, np.ones(8), sets, n_permutations=399, seed=s)
+        hits += bool((res["labels"] >= 0).any())
+    rate = hits / n_studies
+    print(f"searchlight corrected FWER under the null: {rate:.3f}")
+    assert hits <= _upper(n_studies)
+
+
+def test_one_family_bh_controls_fdr():
+    """Mixed null/non-null p-values over searchlights x models (an effect for model 0 in 20 % of
+    searchlights): the FDP of the declarations averaged over studies stays below alpha with one BH
+    over the family (the faithful two-level procedure has no such guarantee: its second BH runs
+    on adjusted p-values, per model)."""
+    rng = np.random.default_rng(5)
+    n, K, reps = 400, 3, 200
+    fdp = {"corrected": [], "faithful": []}
+    for _ in range(reps):
+        signal = np.zeros((n, K), bool)
+        signal[: n // 5, 0] = True
+        P = norm.sf(rng.standard_normal((n, K)) + 2.5 * signal)
+        for mode in fdp:
+            if mode == "faithful":
+                rej = fdr_two_level(P)[1] <= ALPHA
+            else:
+                rej = fdr_bh(P, axis=None)[1] <= ALPHA
+            fdp[mode].append((rej & ~signal).sum() / max(1, rej.sum()))
+    mean = {m: float(np.mean(v)) for m, v in fdp.items()}
+    print("mean FDP:", mean)
+    se = np.std(fdp["corrected"]) / np.sqrt(reps)
+    assert mean["corrected"] <= ALPHA + 3 * se
+
+
+# ---- item 4: ranking on the unclipped adjusted R², ties explicit -----------------------------
+def test_rank_models_faithful_and_corrected():
+    v = np.array([0.0, 0.2, 0.0, 0.2, -0.1])
+    rank, top = rank_models(v, 3, mode="faithful")
+    np.testing.assert_array_equal(rank, [3, 1, 4, 2, 5])
+    np.testing.assert_array_equal(top, [1, 3, 0])
+    rank, top = rank_models(v, 3, mode="corrected")
+    np.testing.assert_array_equal(rank, [3, 1, 3, 1, 5])
+    np.testing.assert_array_equal(top, [1, 3, 0, 2])  # both models tied at rank 3 enter
+    rank, top = rank_models([0.1, -0.3, -0.2], 2)
+    np.testing.assert_array_equal(top, [0, 2])
+
+
+def test_roi_top_models_on_unclipped_values():
+    """Under the null most clipped values are 0: the faithful top 3 is the list order, the
+    corrected one the best unclipped adjusted R²."""
+    rng = np.random.default_rng(2)
+    n = 10
+    models = {f"m{i}": _vec(rng, n)[:, None] for i in range(6)}
+    groups = {m: "g1" if i < 3 else "g2" for i, m in enumerate(models)}
+    R = {"r": _null_rdms(rng, 4, n)}
+    kw = dict(n_permutations=20, n_bootstrap=5, seed=1)
+    c = roi_analysis(R, models, groups, **kw)
+    f = roi_analysis(R, models, groups, mode="faithful", **kw)
+    ind = c["individual"]
+    assert set(ind["statistic"]) == {"r2adj"} and (ind["value"] < 0).any()
+    best = ind.sort_values("value", ascending=False)["model"].head(3).tolist()
+    assert c["top3"]["model"].tolist() == best
+    fi = f["individual"]
+    assert set(fi["statistic"]) == {"r2adj_clipped"} and (fi["value"] >= 0).all()
+    order = fi.sort_values(["value", "rank"], ascending=[False, True])["model"].head(3).tolist()
+    assert f["top3"]["model"].tolist() == order
+    # p-values of positive statistics are the same either way
+    pos = ind["value"].to_numpy() > 0
+    np.testing.assert_array_equal(ind["p"].to_numpy()[pos], fi["p"].to_numpy()[pos])
+
+
+# ---- item 3: bootstrap standard errors -------------------------------------------------------
+def test_bootstrap_with_replacement_drops_self_pairs():
+    rng = np.random.default_rng(3)
+    n = 9
+    y = _vec(rng, n)
+    sizes = []
+
+    def stat(ys, S):
+        sizes.append(ys.size)
+        return np.array([ys.mean()])
+
+    d = bootstrap_conditions(y, {"a": _vec(rng, n)}, stat, n_bootstrap=30, seed=4, replace=True)
+    assert d.shape == (30, 1) and max(sizes) < n * (n - 1) // 2
+    again = bootstrap_conditions(y, {"a": _vec(rng, n)}, stat, n_bootstrap=30, seed=4,
+                                 replace=True)  # fmt: skip
+    np.testing.assert_array_equal(d, again)
+
+
+@pytest.mark.slow
+def test_bootstrap_se_matches_sampling_sd():
+    """Draw new condition sets from one population: the SD of the unique adj. R² across studies
+    is matched by the mean bootstrap SE (with replacement), not by the original's subsample SD."""
+    rng = np.random.default_rng(7)
+    n, studies, B = 20, 150, 100
+    stat_of = lambda ys, S: variance_partition_gram(ys, S)["unique"]  # noqa: E731
+    vals, se, sd = [], [], []
+    for s in range(studies):
+        feats = rng.standard_normal((n, 6))
+        a = pdist(feats[:, :3], "euclidean")
+        b = pdist(feats[:, 3:], "euclidean")
+        y = a + 0.5 * b + 1.5 * pdist(rng.standard_normal((n, 4)), "euclidean")
+        sets = {"a": a[:, None], "b": b[:, None]}
+        vals.append(stat_of(y, sets))
+        se.append(bootstrap_conditions(y, sets, stat_of, n_bootstrap=B, seed=s,
+                                       replace=True).std(0, ddof=1))  # fmt: skip
+        sd.append(bootstrap_conditions(y, sets, stat_of, n_bootstrap=B, seed=s,
+                                       ratio=0.9).std(0, ddof=1))  # fmt: skip
+    true_sd = np.std(vals, axis=0, ddof=1)
+    ratio_se = np.mean(se, axis=0) / true_sd
+    ratio_sd = np.mean(sd, axis=0) / true_sd
+    print("bootstrap SE / sampling SD:", ratio_se, "subsample SD / sampling SD:", ratio_sd)
+    assert np.all((ratio_se > 0.75) & (ratio_se < 1.5))
+    assert np.all(ratio_sd < 0.5)
+
+
+def test_roi_error_bar_columns():
+    rng = np.random.default_rng(4)
+    n = 9
+    models = {f"m{i}": _vec(rng, n)[:, None] for i in range(4)}
+    groups = {m: "g1" if i < 2 else "g2" for i, m in enumerate(models)}
+    R = {"r": np.stack([models["m0"][:, 0] + _vec(rng, n) for _ in range(3)])}
+    kw = dict(n_permutations=10, n_bootstrap=8, seed=2)
+    c = roi_analysis(R, models, groups, **kw)
+    f = roi_analysis(R, models, groups, mode="faithful", **kw)
+    for key in ("top3", "grouped"):
+        assert "se" in c[key] and "sd" not in c[key]
+        assert "sd" in f[key] and "se" not in f[key]
+        assert np.all(np.isfinite(c[key]["se"])) and np.all(c[key]["se"] > 0)
+    pd.testing.assert_frame_equal(c["grouped"].drop(columns="se"), f["grouped"].drop(columns="sd"))
+    assert list(group_rdms(models, groups)) == ["g1", "g2"]
