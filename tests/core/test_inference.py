@@ -251,7 +251,7 @@ def test_subject_level_models_match_scipy():
     n = 9
     models = {"a": _vec(rng, n)[:, None], "b": np.stack([_vec(rng, n), _vec(rng, n)], 1)}
     R = np.stack([models["a"][:, 0] + 0.5 * _vec(rng, n) for _ in range(5)])
-    df = subject_level_models({"roi": R}, models)
+    df = subject_level_models({"roi": R}, models, mode="faithful")
     per = df[df["statistic"] == "r2adj_clipped"]
     db = DesignBases(models)
     np.testing.assert_allclose(

@@ -221,3 +221,49 @@ def test_roi_error_bar_columns():
         assert np.all(np.isfinite(c[key]["se"])) and np.all(c[key]["se"] > 0)
     pd.testing.assert_frame_equal(c["grouped"].drop(columns="se"), f["grouped"].drop(columns="sd"))
     assert list(group_rdms(models, groups)) == ["g1", "g2"]
+
+
+# ---- item 1: subject-level inference ---------------------------------------------------------
+def _subject_null_study(rng, n_subjects, n_conditions=9):
+    """Subject RDMs with shared and individual condition row effects, no model effect."""
+    iu, ju = condensed_index_pairs(n_conditions)
+    shared = rng.standard_normal(n_conditions)
+    R = _null_rdms(rng, n_subjects, n_conditions) + (shared[iu] + shared[ju])[None]
+    models = {"a": _vec(rng, n_conditions)[:, None], "b": _vec(rng, n_conditions)[:, None]}
+    return {"roi": R}, models
+
+
+@pytest.mark.parametrize("n_subjects", [16, 32])
+def test_subject_level_corrected_null_calibration(n_subjects):
+    """No effect: the corrected test of model ``a`` rejects at rate alpha (Monte-Carlo bounds);
+    the faithful t-test on clipped values is printed for comparison."""
+    n_studies = 300
+    hits = {"corrected": 0, "faithful": 0}
+    for s in range(n_studies):
+        rng = np.random.default_rng([n_subjects, s])
+        rois, models = _subject_null_study(rng, n_subjects)
+        for mode in hits:
+            df = subject_level_models(rois, models, mode=mode, n_permutations=99, seed=s)
+            test = df[df["subject"].isna()].set_index("model")
+            hits[mode] += bool(test.loc["a", "p"] <= ALPHA)
+    rates = {m: h / n_studies for m, h in hits.items()}
+    print(f"{n_subjects} subjects, false-positive rate:", rates)
+    assert binom.ppf(0.0005, n_studies, ALPHA) <= hits["corrected"] <= _upper(n_studies)
+
+
+def test_subject_level_corrected_finds_an_effect_and_faithful_is_the_t_test():
+    rng = np.random.default_rng(9)
+    n = 9
+    models = {"a": _vec(rng, n)[:, None], "b": _vec(rng, n)[:, None]}
+    R = np.stack([models["a"][:, 0] + 0.5 * _vec(rng, n) for _ in range(6)])
+    c = subject_level_models({"roi": R}, models, n_permutations=199, seed=1)
+    test = c[c["subject"].isna()].set_index("model")
+    assert set(c["statistic"]) == {"r2adj", "mean_r2adj"}
+    assert test.loc["a", "p"] == pytest.approx(1 / 200) and test["t"].isna().all()
+    per = c[c["subject"].notna()].pivot(index="subject", columns="model", values="value")
+    assert test.loc["a", "value"] == pytest.approx(per["a"].mean())
+    again = subject_level_models({"roi": R}, models, n_permutations=199, seed=1)
+    pd.testing.assert_frame_equal(c, again)
+    f = subject_level_models({"roi": R}, models, mode="faithful")
+    assert set(f["statistic"]) == {"r2adj_clipped", "mean_r2adj_clipped"}
+    assert f["t"].notna().sum() == 2

@@ -60,9 +60,13 @@ with rule_context(snakemake) as log:
         alpha=p.alpha, ceiling_statistic=p.ceiling_statistic, mode=p.mode,
     )  # fmt: skip
     study = snakemake.wildcards.study
-    subj = inference.subject_level_models(roi_rdms, models, alpha=p.alpha)
-    subj["analysis"] = np.where(subj["statistic"] == "r2adj_clipped", "individual_per_subject",
-                                "individual_ttest")  # fmt: skip
+    subj = inference.subject_level_models(
+        roi_rdms, models, alpha=p.alpha, mode=p.mode, n_permutations=p.n_permutations,
+        scheme=p.scheme, seed=p.seed,
+    )  # fmt: skip
+    # group test per model: the original's t-test (faithful) or a label permutation (corrected)
+    test = "individual_ttest" if p.mode == "faithful" else "individual_permutation"
+    subj["analysis"] = np.where(subj["subject"].notna(), "individual_per_subject", test)
     parts = [subj]
     ind = res["individual"].assign(analysis="individual")
     parts.append(ind)

@@ -8,7 +8,9 @@
   the clipped adjusted R² with ties (all models at 0) broken by list order (faithful);
 * error bars: the bootstrap standard error over conditions drawn *with* replacement, column
   ``se`` (corrected), or the SD over subsamples of ``bootstrap_ratio`` of the conditions drawn
-  without replacement, column ``sd`` (faithful).
+  without replacement, column ``sd`` (faithful);
+* per-subject inference: a condition-label permutation test of the subjects' mean unclipped
+  adjusted R² (corrected), or a t-test of the clipped values against 0 (faithful).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from brainalign.rsa.ols import DesignBases, clip_negative
 from brainalign.rsa.partition import variance_partition_gram
 from brainalign.stats.bootstrap import bootstrap_conditions
 from brainalign.stats.fdr import fdr_bh, fdr_pairwise
-from brainalign.stats.permutation import Seed, rng_from_seed
+from brainalign.stats.permutation import Seed, permutation_test_bases, rng_from_seed
 from brainalign.studies.dwivedi2021.analysis import analyse_models, check_mode, group_rdms
 
 if TYPE_CHECKING:
@@ -178,47 +180,84 @@ def roi_analysis(
     return {k: pd.DataFrame(v) for k, v in out.items()}
 
 
+def _group_mean_statistic(bases: DesignBases):
+    """R² of all subjects ``(S, K)`` -> their mean unclipped adjusted R², repeated per subject
+    (so every row of :func:`permutation_test_bases` counts the group statistic)."""
+
+    def f(r2: np.ndarray) -> np.ndarray:
+        adj = bases.adjust(r2)
+        return np.broadcast_to(adj.mean(axis=0, keepdims=True), adj.shape)
+
+    return f
+
+
+def _subject_test(R, db, *, faithful, n_permutations, scheme, seed):
+    """Per-subject values ``(S, K)``, group statistic, t (NaN when corrected) and p ``(K,)``."""
+    if faithful:
+        from scipy.stats import ttest_1samp
+
+        vals = clip_negative(db.adjusted_r2(R))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t, p = ttest_1samp(vals, 0.0, axis=0)
+        return vals, vals.mean(axis=0), t, np.where(np.isfinite(p), p, 1.0)
+    vals = db.adjusted_r2(R)
+    res = permutation_test_bases(
+        R, db, _group_mean_statistic(db), n_permutations=n_permutations, scheme=scheme, seed=seed
+    )
+    return vals, res.observed[0], np.full(vals.shape[1], np.nan), res.p[0]
+
+
 def subject_level_models(
     roi_rdms: Mapping[str, ArrayLike],
     model_sets: Mapping[str, ArrayLike],
     *,
     alpha: float = 0.05,
+    mode: str = "corrected",
+    n_permutations: int = 10_000,
+    scheme: str = "labels",
+    seed: Seed = 0,
 ) -> pd.DataFrame:
-    """Per-subject fits (the original ``--stats t-test`` mode, ROI part).
+    """Per-subject fits and a group test per ROI and model (the original ``--stats t-test`` mode,
+    ROI part), BH-corrected across models within the ROI.
 
-    For every ROI and subject the clipped adjusted R² of each model on that subject's RDM; then
-    per ROI and model a two-sided one-sample t-test of the subject values against 0
-    (``scipy.stats.ttest_1samp``), BH-corrected across models within the ROI.
+    ``mode="faithful"``: each subject's clipped adjusted R²; a two-sided one-sample t-test of the
+    subject values against 0 (``scipy.stats.ttest_1samp``; the clipped values are positive
+    whenever not 0, so the test rejects far too often under the null).
+    ``mode="corrected"``: each subject's unclipped adjusted R²; the p-value of their mean from
+    ``n_permutations`` permutations of the condition labels (the same relabelling for every
+    subject), one-sided as the original's permutation tests, exact under the null of no relation
+    between models and brain RDMs (even with condition row effects, which bias adjusted R²).
 
     Returns
     -------
     pandas.DataFrame
         roi, subject (integer labels 1, 2, ...; missing on the test rows), model, statistic
-        (``r2adj_clipped`` per subject; ``mean_r2adj_clipped`` with ``t``, ``p``, ``p_fdr`` for
-        the test rows), value.
+        (``r2adj_clipped``/``r2adj`` per subject; ``mean_r2adj_clipped``/``mean_r2adj`` with
+        ``t`` (faithful only), ``p``, ``p_fdr`` for the test rows), value.
     """
     import pandas as pd
-    from scipy.stats import ttest_1samp
 
+    faithful = check_mode(mode) == "faithful"
+    name = "r2adj_clipped" if faithful else "r2adj"
     db = DesignBases(model_sets)
     names = list(model_sets)
     rows = []
-    for roi, R in roi_rdms.items():
+    for ri, (roi, R) in enumerate(roi_rdms.items()):
         R = np.asarray(R, dtype=np.float64)
         if R.ndim != 2 or R.shape[0] < 2 or not np.all(np.isfinite(R)):
             raise ValueError(f"ROI {roi!r}: need finite (n_subjects >= 2, n_pairs); got {R.shape}")
-        vals = clip_negative(db.adjusted_r2(R))  # (S, K)
+        vals, mean, t, p = _subject_test(
+            R, db, faithful=faithful, n_permutations=n_permutations, scheme=scheme,
+            seed=_roi_seed(seed, ri, 3),
+        )  # fmt: skip
         for s in range(R.shape[0]):
             for k, m in enumerate(names):
                 rows.append({"roi": roi, "subject": s + 1, "model": m,
-                             "statistic": "r2adj_clipped", "value": vals[s, k]})  # fmt: skip
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t, p = ttest_1samp(vals, 0.0, axis=0)
-        p = np.where(np.isfinite(p), p, 1.0)
+                             "statistic": name, "value": vals[s, k]})  # fmt: skip
         _, pf = fdr_bh(p, alpha=alpha)
         for k, m in enumerate(names):
             rows.append({"roi": roi, "subject": None, "model": m,
-                         "statistic": "mean_r2adj_clipped", "value": vals[:, k].mean(),
+                         "statistic": f"mean_{name}", "value": mean[k],
                          "t": t[k], "p": p[k], "p_fdr": pf[k]})  # fmt: skip
     df = pd.DataFrame(rows)
     df["subject"] = df["subject"].astype("Int64")
