@@ -267,3 +267,50 @@ def test_subject_level_corrected_finds_an_effect_and_faithful_is_the_t_test():
     f = subject_level_models({"roi": R}, models, mode="faithful")
     assert set(f["statistic"]) == {"r2adj_clipped", "mean_r2adj_clipped"}
     assert f["t"].notna().sum() == 2
+
+
+# ---- item 5: model groups as joint predictors ------------------------------------------------
+def test_group_rdms_joint_and_averaged():
+    rng = np.random.default_rng(10)
+    n = 8
+    models = {m: np.stack([_vec(rng, n), _vec(rng, n)], 1) for m in ("a", "b", "c", "d")}
+    groups = {"a": "g1", "b": "g1", "c": "g2"}  # d has no group
+    f = group_rdms(models, groups, mode="faithful")
+    np.testing.assert_array_equal(f["g1"], (models["a"] + models["b"]) / 2)
+    c = group_rdms(models, groups)
+    np.testing.assert_array_equal(c["g1"], np.concatenate([models["a"], models["b"]], 1))
+    np.testing.assert_array_equal(c["g2"], models["c"])
+    models["c"] = models["c"][:, :1]
+    groups["c"] = "g1"
+    assert group_rdms(models, groups)["g1"].shape[1] == 5
+    with pytest.raises(ValueError, match="different layer shapes"):
+        group_rdms(models, groups, mode="faithful")
+
+
+def test_joint_group_keeps_a_members_effect():
+    """A brain RDM driven by one member of a group: the joint predictors explain it fully, the
+    averaged RDM only partly."""
+    rng = np.random.default_rng(11)
+    n = 12
+    models = {m: _vec(rng, n)[:, None] for m in ("a", "b", "c", "d")}
+    groups = {"a": "g1", "b": "g1", "c": "g2", "d": "g2"}
+    y = models["a"][:, 0] + 0.05 * _vec(rng, n)
+    uc = variance_partition_gram(y, group_rdms(models, groups))["unique"]
+    uf = variance_partition_gram(y, group_rdms(models, groups, mode="faithful"))["unique"]
+    assert uc[0] > 0.9 and uc[0] > uf[0] + 0.2
+
+
+@pytest.mark.slow
+def test_joint_group_null_calibration():
+    """No effect (row effects only): the permutation p of each group's unique variance with the
+    members as joint predictors rejects at rate alpha."""
+    n_studies, hits = 300, 0
+    for s in range(n_studies):
+        rng = np.random.default_rng([55, s])
+        models = {m: _vec(rng, 9)[:, None] for m in ("a", "b", "c", "d")}
+        sets = group_rdms(models, {"a": "g1", "b": "g1", "c": "g2", "d": "g2"})
+        res = searchlight_tests(_null_rdms(rng, 1, 9), np.ones(1), sets, analysis="partition",
+                                n_permutations=99, seed=s)  # fmt: skip
+        hits += bool(res["p"][0, 0] <= ALPHA)
+    print(f"joint groups, false-positive rate: {hits / n_studies:.3f}")
+    assert binom.ppf(0.0005, n_studies, ALPHA) <= hits <= _upper(n_studies)

@@ -40,7 +40,7 @@ with rule_context(snakemake) as log:
         colours = bm.model_colours(names, {m: groups.get(m, "other") for m in names})
         item = "model"
     else:
-        sets = inference.group_rdms(models, groups, mp["group_order"])
+        sets = inference.group_rdms(models, groups, mp["group_order"], mode=p.mode)
         names = list(sets)
         colours = bm.group_colours(names)
         item = "group"

@@ -262,22 +262,34 @@ def group_rdms(
     model_sets: Mapping[str, ArrayLike],
     groups: Mapping[str, str],
     order: Sequence[str] | None = None,
+    *,
+    mode: str = "corrected",
 ) -> dict[str, np.ndarray]:
-    """Group predictors: per layer the mean of the member models' layer RDMs (original
-    ``get_grouped_rdms``); models without a listed group (e.g. ``random``) are left out."""
+    """Group predictors; models without a listed group (e.g. ``random``) are left out.
+
+    ``mode="corrected"``: the member models' layer RDMs side by side, as joint predictors of the
+    group (``(n_pairs, sum of the members' layers)``), so a group explains what any member
+    explains.  ``mode="faithful"``: per layer the mean of the member models' layer RDMs (the
+    original ``get_grouped_rdms``; members must have the same number of layers), one averaged
+    predictor per layer, which can miss what a single member explains.
+    """
+    faithful = check_mode(mode) == "faithful"
     members: dict[str, list[np.ndarray]] = {}
     for m, X in model_sets.items():
         g = groups.get(m)
         if g is None:
             continue
-        members.setdefault(g, []).append(np.asarray(X, dtype=np.float64))
+        Xa = np.asarray(X, dtype=np.float64)
+        members.setdefault(g, []).append(Xa[:, None] if Xa.ndim == 1 else Xa)
     keys = list(order) if order is not None else sorted(members)
     out = {}
     for g in keys:
         if g not in members:
             raise ValueError(f"group {g!r} has no model")
         shapes = {x.shape for x in members[g]}
-        if len(shapes) != 1:
+        if faithful and len(shapes) != 1:
             raise ValueError(f"models of group {g!r} have different layer shapes {sorted(shapes)}")
-        out[g] = np.mean(members[g], axis=0)
+        if len({sh[0] for sh in shapes}) != 1:
+            raise ValueError(f"models of group {g!r} have different RDM sizes {sorted(shapes)}")
+        out[g] = np.mean(members[g], axis=0) if faithful else np.concatenate(members[g], axis=1)
     return out

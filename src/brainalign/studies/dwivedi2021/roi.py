@@ -9,6 +9,8 @@
 * error bars: the bootstrap standard error over conditions drawn *with* replacement, column
   ``se`` (corrected), or the SD over subsamples of ``bootstrap_ratio`` of the conditions drawn
   without replacement, column ``sd`` (faithful);
+* model groups: the members' layer RDMs as joint predictors (corrected) or their average per
+  layer (faithful), :func:`brainalign.studies.dwivedi2021.analysis.group_rdms`;
 * per-subject inference: a condition-label permutation test of the subjects' mean unclipped
   adjusted R² (corrected), or a t-test of the clipped values against 0 (faithful).
 """
@@ -141,7 +143,7 @@ def roi_analysis(
     from brainalign.rsa.noise_ceiling import noise_ceiling_condensed as noise_ceiling
 
     faithful = check_mode(mode) == "faithful"
-    gsets = group_rdms(model_sets, groups, group_order)
+    gsets = group_rdms(model_sets, groups, group_order, mode=mode)
     out: dict[str, list] = {k: [] for k in ("individual", "top3", "top3_pairs", "grouped",
                                             "grouped_pairs", "ceiling")}  # fmt: skip
     opts = dict(mode=mode, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
