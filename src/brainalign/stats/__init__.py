@@ -20,6 +20,9 @@ _API = {
     "fdr_pairwise": "fdr",
     "fdr_two_level": "fdr",
     "bootstrap_conditions": "bootstrap",
+    "bootstrap_difference_p": "bootstrap",
+    "difference_counts": "bootstrap",
+    "iter_bootstrap_indices": "bootstrap",
     "Seed": "permutation",
 }
 

@@ -11,7 +11,7 @@ observed); the SD of the draws (``ddof=1``) is the bootstrap standard error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -19,7 +19,60 @@ from numpy.typing import ArrayLike
 from brainalign.rsa.condensed import condensed_index_pairs, n_conditions_from_pairs, pair_index
 from brainalign.stats.permutation import Seed, rng_from_seed, subset_condensed_index
 
-__all__ = ["bootstrap_conditions"]
+__all__ = [
+    "bootstrap_conditions",
+    "bootstrap_difference_p",
+    "difference_counts",
+    "iter_bootstrap_indices",
+]
+
+
+def iter_bootstrap_indices(
+    n_conditions: int,
+    n_bootstrap: int,
+    *,
+    ratio: float = 0.9,
+    seed: Seed = 0,
+    replace: bool = False,
+) -> Iterator[np.ndarray]:
+    """Condensed indices of each draw's sub-RDM (see the module docstring for the two kinds)."""
+    n = int(n_conditions)
+    k = int(float(ratio) * n)
+    if not replace and (not 0 < float(ratio) <= 1 or k < 3):
+        raise ValueError(f"ratio={ratio} keeps {k} of {n} conditions; need at least 3")
+    if int(n_bootstrap) < 2:
+        raise ValueError(f"n_bootstrap must be >= 2; got {n_bootstrap}")
+    rng = rng_from_seed(seed)
+    iu, ju = condensed_index_pairs(n)
+    for _ in range(int(n_bootstrap)):
+        if replace:
+            sel = rng.integers(n, size=n)
+            a, b = sel[iu], sel[ju]
+            yield pair_index(n, a[a != b], b[a != b])
+        else:
+            yield subset_condensed_index(rng.choice(n, size=k, replace=False), n)
+
+
+def bootstrap_difference_p(draws: ArrayLike) -> np.ndarray:
+    """Two-sided bootstrap p-values of the pairwise differences of a statistic.
+
+    ``draws`` ``(B, ..., K)``: the statistic on ``B`` bootstrap samples.  For each pair
+    ``p[..., i, j] = min(1, 2 min((#{d* <= 0} + 1) / (B + 1), (#{d* >= 0} + 1) / (B + 1)))`` with
+    ``d* = draws[..., i] - draws[..., j]``; the diagonal is 1.
+    """
+    D = np.asarray(draws, dtype=np.float64)
+    d = D[..., :, None] - D[..., None, :]
+    return difference_counts((d <= 0).sum(axis=0), (d >= 0).sum(axis=0), D.shape[0])
+
+
+def difference_counts(n_le: ArrayLike, n_ge: ArrayLike, n_bootstrap: int) -> np.ndarray:
+    """:func:`bootstrap_difference_p` from the counts of draws with ``d* <= 0`` and ``d* >= 0``."""
+    b = float(n_bootstrap) + 1.0
+    le, ge = np.asarray(n_le, dtype=np.float64), np.asarray(n_ge, dtype=np.float64)
+    p = np.minimum(1.0, 2.0 * np.minimum((le + 1.0) / b, (ge + 1.0) / b))
+    eye = np.eye(p.shape[-1], dtype=bool)
+    p[..., eye] = 1.0
+    return p
 
 
 def bootstrap_conditions(
@@ -59,11 +112,6 @@ def bootstrap_conditions(
     if Y.ndim != 1:
         raise ValueError(f"y must be one condensed RDM (n_pairs,); got {Y.shape}")
     n = n_conditions_from_pairs(Y.shape[0])
-    k = int(float(ratio) * n)
-    if not replace and (not 0 < float(ratio) <= 1 or k < 3):
-        raise ValueError(f"ratio={ratio} keeps {k} of {n} conditions; need at least 3")
-    if int(n_bootstrap) < 2:
-        raise ValueError(f"n_bootstrap must be >= 2; got {n_bootstrap}")
     sets = {}
     for name, X in model_sets.items():
         Xa = np.asarray(X, dtype=np.float64)
@@ -72,15 +120,7 @@ def bootstrap_conditions(
         if Xa.shape[0] != Y.shape[0]:
             raise ValueError(f"model set {name!r} has {Xa.shape[0]} rows; y has {Y.shape[0]}")
         sets[name] = Xa
-    rng = rng_from_seed(seed)
     draws = []
-    iu, ju = condensed_index_pairs(n)
-    for _ in range(int(n_bootstrap)):
-        if replace:
-            sel = rng.integers(n, size=n)
-            a, b = sel[iu], sel[ju]
-            ci = pair_index(n, a[a != b], b[a != b])
-        else:
-            ci = subset_condensed_index(rng.choice(n, size=k, replace=False), n)
+    for ci in iter_bootstrap_indices(n, n_bootstrap, ratio=ratio, seed=seed, replace=replace):
         draws.append(np.asarray(statistic(Y[ci], {m: X[ci] for m, X in sets.items()})))
     return np.stack(draws)

@@ -14,7 +14,7 @@ from scipy.stats import binom, norm
 from brainalign.io import write_table
 from brainalign.rsa.condensed import condensed_index_pairs
 from brainalign.rsa.partition import variance_partition_gram
-from brainalign.stats.bootstrap import bootstrap_conditions
+from brainalign.stats.bootstrap import bootstrap_conditions, bootstrap_difference_p
 from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level
 from brainalign.studies.dwivedi2021.analysis import check_mode, group_rdms, searchlight_tests
 from brainalign.studies.dwivedi2021.roi import rank_models, roi_analysis, subject_level_models
@@ -81,6 +81,7 @@ def test_searchlight_fdr_faithful_two_level_corrected_one_family(analysis):
     assert np.all(np.isnan(c["p_across"][~keep]))
     if analysis == "partition":
         np.testing.assert_array_equal(f["p_diff"][keep], fdr_pairwise(c["p_diff"][keep]))
+        assert np.all(c["p_diff_max"][keep] <= f["p_diff_max"][keep])
     assert (c["labels"][6:12] >= 0).all()
 
 
@@ -314,3 +315,66 @@ def test_joint_group_null_calibration():
         hits += bool(res["p"][0, 0] <= ALPHA)
     print(f"joint groups, false-positive rate: {hits / n_studies:.3f}")
     assert binom.ppf(0.0005, n_studies, ALPHA) <= hits <= _upper(n_studies)
+
+
+# ---- item 2: pairwise differences of unique variance -----------------------------------------
+def _equal_contributors(rng, n):
+    """Conditions drawn from one population; two models contribute equally to the brain RDM."""
+    F = rng.standard_normal((n, 6))
+    a, b = pdist(F[:, :3]), pdist(F[:, 3:])
+    iu, ju = condensed_index_pairs(n)
+    r = 0.5 * rng.standard_normal(n)
+    y = a + b + 1.5 * pdist(rng.standard_normal((n, 4))) + r[iu] + r[ju]
+    return y, {"a": a[:, None], "b": b[:, None]}
+
+
+def _boot_p(y, sets, n_bootstrap, seed):
+    draws = bootstrap_conditions(
+        y, sets, lambda ys, S: variance_partition_gram(ys, S)["unique"], n_bootstrap=n_bootstrap,
+        seed=seed, replace=True,
+    )  # fmt: skip
+    return bootstrap_difference_p(draws)
+
+
+def test_bootstrap_difference_p_and_roi_pairs():
+    d = np.array([[0.3, 0.1], [0.2, 0.25], [0.4, 0.0], [0.1, 0.1]])
+    P = bootstrap_difference_p(d)
+    # d* = a - b: 0.2, -0.05, 0.4, 0 -> #<=0 = 2, #>=0 = 3 -> 2 min(3/5, 4/5)
+    np.testing.assert_allclose(P, [[1, 1], [1, 1]])
+    np.testing.assert_allclose(
+        bootstrap_difference_p(np.array([[1.0, 0]] * 9)), [[1, 0.2], [0.2, 1]]
+    )
+    rng = np.random.default_rng(12)
+    n = 10
+    models = {f"m{i}": _vec(rng, n)[:, None] for i in range(4)}
+    groups = {m: "g1" if i < 2 else "g2" for i, m in enumerate(models)}
+    R = {"r": np.stack([models["m0"][:, 0] + _vec(rng, n) for _ in range(3)])}
+    c = roi_analysis(R, models, groups, n_permutations=10, n_bootstrap=30, seed=2)
+    pairs = c["top3_pairs"]
+    assert len(pairs) == 3 and np.all((pairs["p"] > 0) & (pairs["p"] <= 1))
+    assert np.all(pairs["p_fdr"] >= pairs["p"])
+
+
+@pytest.mark.slow
+def test_pairwise_differences_null_calibration():
+    """Two equal contributors (ROI pairwise bars): the corrected bootstrap test declares them
+    different at rate <= alpha (Monte-Carlo bound); the faithful permutation count is printed for
+    comparison."""
+    from brainalign.rsa.partition import PartitionPlan
+    from brainalign.stats.permutation import permutation_test_bases
+    from brainalign.studies.dwivedi2021.analysis import partition_statistic
+
+    n_studies, hits, hits_f = 200, 0, 0
+    for s in range(n_studies):
+        rng = np.random.default_rng([77, s])
+        y, sets = _equal_contributors(rng, 14)
+        hits += bool(_boot_p(y, sets, 199, s)[0, 1] <= ALPHA)
+        plan = PartitionPlan(sets)
+        res = permutation_test_bases(y, plan.bases, partition_statistic(plan), n_permutations=99,
+                                     seed=s, pairwise=True)  # fmt: skip
+        hits_f += bool(res.p_diff[0, 1] <= ALPHA)
+    print(
+        f"equal contributors declared different: corrected {hits / n_studies:.3f}, "
+        f"faithful {hits_f / n_studies:.3f}"
+    )
+    assert hits <= _upper(n_studies)

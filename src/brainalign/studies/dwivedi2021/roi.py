@@ -11,6 +11,10 @@
   without replacement, column ``sd`` (faithful);
 * model groups: the members' layer RDMs as joint predictors (corrected) or their average per
   layer (faithful), :func:`brainalign.studies.dwivedi2021.analysis.group_rdms`;
+* pairwise differences of unique variance (the ``*`` between bars): two-sided bootstrap
+  p-values over conditions drawn with replacement (corrected; the same draws as the error bars),
+  or permutation counts in the direction of the observed difference (faithful; permuting
+  conditions removes both contributions, so equal contributors are declared different);
 * per-subject inference: a condition-label permutation test of the subjects' mean unclipped
   adjusted R² (corrected), or a t-test of the clipped values against 0 (faithful).
 """
@@ -25,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from brainalign.rsa.ols import DesignBases, clip_negative
 from brainalign.rsa.partition import variance_partition_gram
-from brainalign.stats.bootstrap import bootstrap_conditions
+from brainalign.stats.bootstrap import bootstrap_conditions, bootstrap_difference_p
 from brainalign.stats.fdr import fdr_bh, fdr_pairwise
 from brainalign.stats.permutation import Seed, permutation_test_bases, rng_from_seed
 from brainalign.studies.dwivedi2021.analysis import analyse_models, check_mode, group_rdms
@@ -86,7 +90,9 @@ def _partition_rows(y, sets, *, kind, roi, ri, mode, n_permutations, n_bootstrap
     err_col = "sd" if faithful else "se"
     pr = res["result"]
     _, pf_u = fdr_bh(pr.p, alpha=alpha)
-    pd_c = fdr_pairwise(pr.p_diff, alpha=alpha)
+    # pairwise differences: permutation counts (faithful) or the bootstrap over conditions
+    p_diff = pr.p_diff if faithful else bootstrap_difference_p(draws)
+    pd_c = fdr_pairwise(p_diff, alpha=alpha)
     names = res["names"]
     col = "model" if kind == "top" else "group"
     rows = [
@@ -97,7 +103,7 @@ def _partition_rows(y, sets, *, kind, roi, ri, mode, n_permutations, n_bootstrap
     pairs = [
         {"roi": roi, "item_1": names[i], "item_2": names[j],
          "value": res["statistic"][i] - res["statistic"][j],
-         "p": pr.p_diff[i, j], "p_fdr": pd_c[i, j]}
+         "p": p_diff[i, j], "p_fdr": pd_c[i, j]}
         for i in range(len(names)) for j in range(i + 1, len(names))
     ]  # fmt: skip
     return rows, pairs
