@@ -100,3 +100,5 @@ def test_report_of_the_study(completed):
     run_snakemake(completed, "--report", str(completed / "report.html"), timeout=600)
     html = (completed / "report.html").read_text(errors="replace")
     assert "Functional maps" in html and "tiny" in html
+    # each caption names the statistics variant that made its figure or table
+    assert "corrected</tt> variant" in html
