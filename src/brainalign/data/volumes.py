@@ -87,7 +87,7 @@ CONTROL_ROIS: tuple[RegionSpec, ...] = (
 class SimulationConfig:
     """Parameters of the simulated study (all defaults give the embedded default study)."""
 
-    n_subjects: int = 4
+    n_subjects: int = 6
     n_conditions: int = 40
     resolution_mm: int = 3
     mask_y_max_mm: float | None = -30.0

@@ -22,6 +22,7 @@ from brainalign.stats.permutation import Seed, rng_from_seed, subset_condensed_i
 __all__ = [
     "bootstrap_conditions",
     "bootstrap_difference_p",
+    "bootstrap_difference_p_many",
     "difference_counts",
     "iter_bootstrap_indices",
 ]
@@ -124,3 +125,51 @@ def bootstrap_conditions(
     for ci in iter_bootstrap_indices(n, n_bootstrap, ratio=ratio, seed=seed, replace=replace):
         draws.append(np.asarray(statistic(Y[ci], {m: X[ci] for m, X in sets.items()})))
     return np.stack(draws)
+
+
+def bootstrap_difference_p_many(
+    Y: ArrayLike,
+    model_sets: Mapping[str, ArrayLike],
+    statistic: Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray],
+    *,
+    n_bootstrap: int = 1000,
+    seed: Seed = 0,
+) -> np.ndarray:
+    """:func:`bootstrap_difference_p` for many brain RDMs that share the predictors.
+
+    Each draw takes ``n`` conditions with replacement (the corrected bootstrap of
+    :func:`iter_bootstrap_indices`), the same for every RDM, and evaluates ``statistic`` once on
+    all of them; only the counts of ``d* <= 0`` and ``d* >= 0`` are kept, so memory does not
+    grow with ``n_bootstrap``.
+
+    Parameters
+    ----------
+    Y : array ``(m, n_pairs)``
+        Condensed brain RDMs (e.g. the kept searchlights).
+    model_sets : mapping name -> array ``(n_pairs, p)``
+        Predictors shared by all RDMs.
+    statistic : callable
+        ``statistic(Y_sub (m, n_sub), {name: X_sub (n_sub, p)}) -> (m, K)``.
+    n_bootstrap : int
+    seed : int or Generator
+
+    Returns
+    -------
+    ndarray ``(m, K, K)``
+        Two-sided bootstrap p-values of ``stat_i - stat_j`` (diagonal 1).
+    """
+    Ya = np.asarray(Y)
+    if Ya.ndim != 2:
+        raise ValueError(f"Y must be (m, n_pairs); got {Ya.shape}")
+    n = n_conditions_from_pairs(Ya.shape[1])
+    sets = {k: np.asarray(v) for k, v in model_sets.items()}
+    le = ge = None
+    for ci in iter_bootstrap_indices(n, n_bootstrap, seed=seed, replace=True):
+        s = np.asarray(statistic(Ya[:, ci], {k: v[ci] for k, v in sets.items()}))
+        d = s[:, :, None] - s[:, None, :]
+        if le is None:
+            le = np.zeros(d.shape, np.int64)
+            ge = np.zeros(d.shape, np.int64)
+        le += d <= 0
+        ge += d >= 0
+    return difference_counts(le, ge, n_bootstrap)

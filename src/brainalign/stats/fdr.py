@@ -7,12 +7,20 @@ noise ceiling).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from brainalign.rsa.condensed import condensed_index_pairs
 
-__all__ = ["fdr_bh", "fdr_pairwise", "fdr_two_level"]
+__all__ = [
+    "fdr_bh",
+    "fdr_pairwise",
+    "fdr_two_level",
+    "permutations_for_share",
+    "selective_adjust",
+]
 
 
 def fdr_bh(
@@ -136,3 +144,57 @@ def fdr_two_level(
         raise ValueError(f"keep has {m.shape[0]} entries; p has {P.shape[0]} searchlights")
     _, across = fdr_bh(within, alpha=alpha, axis=0, mask=m)
     return within, across
+
+
+def selective_adjust(
+    p_follow: ArrayLike, p_select: ArrayLike, keep: ArrayLike, alpha: float = 0.05
+) -> np.ndarray:
+    """Follow-up tests inside selected families (Benjamini & Bogomolov 2014).
+
+    Of the ``m`` kept families (e.g. searchlights), those whose FDR-adjusted selection p-value is
+    ``<= alpha`` are selected (``R`` of them); a selected family's follow-up hypothesis (e.g. "the
+    winning group beats every other") is then tested at level ``alpha R / m``, which controls the
+    expected share of false follow-up claims among the selected families at ``alpha``.
+
+    Parameters
+    ----------
+    p_follow : array ``(n,)``
+        Raw follow-up p-value of each family (e.g. the largest pairwise p of the winner).
+    p_select : array ``(n,)``
+        FDR-adjusted p-value that selects the family.
+    keep : bool array ``(n,)``
+        The ``m`` families of the selection step.
+    alpha : float
+
+    Returns
+    -------
+    ndarray ``(n,)``
+        ``min(1, p_follow m / R)`` for the selected families, NaN elsewhere; ``<= alpha`` is the
+        decision.
+    """
+    pf = np.asarray(p_follow, dtype=np.float64)
+    ps = np.asarray(p_select, dtype=np.float64)
+    k = np.asarray(keep, dtype=bool)
+    if pf.shape != ps.shape or k.shape != pf.shape or pf.ndim != 1:
+        raise ValueError(
+            f"shapes disagree: p_follow {pf.shape}, p_select {ps.shape}, keep {k.shape}"
+        )
+    selected = k & np.isfinite(ps) & (ps <= alpha) & np.isfinite(pf)
+    out = np.full(pf.shape, np.nan)
+    m, r = int(k.sum()), int(selected.sum())
+    if r:
+        out[selected] = np.minimum(1.0, pf[selected] * m / r)
+    return out
+
+
+def permutations_for_share(alpha: float, share: float) -> int:
+    """Fewest permutations with which a signal covering ``share`` of a BH-FDR family can pass.
+
+    With ``n`` permutations the smallest p-value is ``1 / (n + 1)``; ``k = share m`` tests at that
+    p pass Benjamini-Hochberg over ``m`` tests when ``1 / (n + 1) <= alpha share``, so
+    ``n = ceil(1 / (alpha share)) - 1`` (independent of ``m``).
+    """
+    a, f = float(alpha), float(share)
+    if not (0 < a < 1 and 0 < f <= 1):
+        raise ValueError(f"need 0 < alpha < 1 and 0 < share <= 1; got alpha={alpha}, share={share}")
+    return max(1, math.ceil(1.0 / (a * f) - 1e-9) - 1)

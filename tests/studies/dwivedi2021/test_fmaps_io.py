@@ -156,7 +156,7 @@ def test_fmaps_config_defaults_and_errors():
     fm = fmaps_block({})
     assert list(fm["studies"]) == ["simulated"]
     st = fm["studies"]["simulated"]
-    assert st["simulation"]["n_subjects"] == 4 and st["models"]["layers"] == LAYERS
+    assert st["simulation"]["n_subjects"] == 6 and st["models"]["layers"] == LAYERS
     assert fm["statistics"]["scheme"] == "labels" and fm["statistics"]["nc_threshold"] == 0.033
     assert design.studies_of(fm, ("simulated",)) == "simulated"
     assert design.studies_of(fm, ("precomputed",)) == design.NEVER_MATCH

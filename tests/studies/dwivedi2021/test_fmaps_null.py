@@ -13,10 +13,22 @@ from scipy.stats import binom, norm
 
 from brainalign.io import write_table
 from brainalign.rsa.condensed import condensed_index_pairs
-from brainalign.rsa.partition import variance_partition_gram
+from brainalign.rsa.partition import PartitionPlan, variance_partition_gram
 from brainalign.stats.bootstrap import bootstrap_conditions, bootstrap_difference_p
-from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level
-from brainalign.studies.dwivedi2021.analysis import check_mode, group_rdms, searchlight_tests
+from brainalign.stats.fdr import (
+    fdr_bh,
+    fdr_pairwise,
+    fdr_two_level,
+    permutations_for_share,
+    selective_adjust,
+)
+from brainalign.stats.permutation import permutation_test_bases
+from brainalign.studies.dwivedi2021.analysis import (
+    check_mode,
+    group_rdms,
+    partition_statistic,
+    searchlight_tests,
+)
 from brainalign.studies.dwivedi2021.roi import rank_models, roi_analysis, subject_level_models
 
 ALPHA = 0.05
@@ -80,9 +92,73 @@ def test_searchlight_fdr_faithful_two_level_corrected_one_family(analysis):
     np.testing.assert_array_equal(c["p_across"], one)
     assert np.all(np.isnan(c["p_across"][~keep]))
     if analysis == "partition":
-        np.testing.assert_array_equal(f["p_diff"][keep], fdr_pairwise(c["p_diff"][keep]))
-        assert np.all(c["p_diff_max"][keep] <= f["p_diff_max"][keep])
-    assert (c["labels"][6:12] >= 0).all()
+        # faithful: the permutation counts, BH within the searchlight, then BH across
+        plan = PartitionPlan(sets)
+        perm = permutation_test_bases(Y[keep], plan.bases, partition_statistic(plan),
+                                      n_permutations=999, seed=3, pairwise=True)  # fmt: skip
+        np.testing.assert_array_equal(f["p_diff"][keep], fdr_pairwise(perm.p_diff))
+        _, across = fdr_bh(f["p_diff_max"], axis=None, mask=keep)
+        np.testing.assert_array_equal(f["p_diff_max_across"], across)
+        # corrected: the bootstrap over conditions, tested in the selected searchlights
+        sel = keep & (c["p_across"][np.arange(len(keep)), np.argmax(c["statistic"], 1)] <= ALPHA)
+        m, r = keep.sum(), sel.sum()
+        np.testing.assert_allclose(
+            c["p_diff_max_across"][sel], np.minimum(1, c["p_diff_max"][sel] * m / r)
+        )
+        assert np.all(np.isnan(c["p_diff_max_across"][~sel]))
+        # 10 conditions: the bootstrap has little power, but never labels the wrong group
+        assert (f["labels"][6:12] == 0).all() and np.isin(c["labels"][6:12], (-1, 0)).all()
+    else:
+        assert (c["labels"][6:12] >= 0).all()
+
+
+def test_permutations_for_share_lets_that_share_pass():
+    """The 'auto' count: a block of share x m tests at the smallest p passes BH; one fewer
+    permutation and it does not."""
+    for alpha, share, m in ((0.05, 0.01, 5000), (0.05, 0.1, 300), (0.01, 0.02, 1000)):
+        n = permutations_for_share(alpha, share)
+        k = int(round(share * m))
+        for count, passes in ((n, True), (n - 1, False)):
+            P = np.ones(m)
+            P[:k] = 1 / (count + 1)
+            assert (fdr_bh(P, alpha=alpha)[1][:k] <= alpha).all() == passes, (alpha, share, count)
+    assert permutations_for_share(0.05, 0.01) == 1999
+
+
+def test_selective_adjust():
+    keep = np.array([True, True, True, True, False])
+    p_sel = np.array([0.01, 0.2, 0.04, 0.03, 0.0])
+    p_fol = np.array([0.02, 0.001, 0.5, np.nan, 0.0])
+    out = selective_adjust(p_fol, p_sel, keep)
+    # selected: 0, 2 (3 has no follow-up p) -> R = 2 of m = 4 kept
+    np.testing.assert_allclose(out, [0.04, np.nan, 1.0, np.nan, np.nan])
+
+
+@pytest.mark.slow
+def test_grouped_map_winner_null_calibration():
+    """Two groups contribute equally to every searchlight (strongly, so the winner's unique
+    variance is significant): each searchlight labelled 'winner beats the others' is a false
+    claim. Corrected (bootstrap, selective level): their share of the selected searchlights stays
+    within Monte-Carlo error of alpha; the faithful permutation counts label most of them."""
+    n_sl, n_studies, n_cond = 20, 25, 14
+    false = {"corrected": 0, "faithful": 0}
+    selected = 0
+    for s in range(n_studies):
+        rng = np.random.default_rng([91, s])
+        F = rng.standard_normal((n_cond, 6))
+        sets = {"a": pdist(F[:, :3])[:, None], "b": pdist(F[:, 3:])[:, None]}
+        Y = np.stack([_equal_contributors_given(rng, sets, n_cond) for _ in range(n_sl)])
+        for mode in false:
+            res = searchlight_tests(Y, np.ones(n_sl), sets, analysis="partition",
+                                    n_permutations=199, seed=s, mode=mode)  # fmt: skip
+            false[mode] += int((res["labels"] >= 0).sum())
+            if mode == "corrected":
+                best = np.argmax(res["statistic"], 1)
+                selected += int((res["p_across"][np.arange(n_sl), best] <= ALPHA).sum())
+    print(f"false 'beats' labels of {selected} selected: {false}")
+    assert selected > 0.5 * n_sl * n_studies
+    assert false["corrected"] <= _upper(selected)
+    assert false["faithful"] > 3 * false["corrected"] + 10
 
 
 @pytest.mark.slow
@@ -328,6 +404,14 @@ def _equal_contributors(rng, n):
     return y, {"a": a[:, None], "b": b[:, None]}
 
 
+def _equal_contributors_given(rng, sets, n):
+    """A brain RDM to which the two given predictors contribute equally, with row effects."""
+    iu, ju = condensed_index_pairs(n)
+    r = 0.5 * rng.standard_normal(n)
+    noise = 1.0 * pdist(rng.standard_normal((n, 4)))
+    return sets["a"][:, 0] + sets["b"][:, 0] + noise + r[iu] + r[ju]
+
+
 def _boot_p(y, sets, n_bootstrap, seed):
     draws = bootstrap_conditions(
         y, sets, lambda ys, S: variance_partition_gram(ys, S)["unique"], n_bootstrap=n_bootstrap,
@@ -378,3 +462,18 @@ def test_pairwise_differences_null_calibration():
         f"faithful {hits_f / n_studies:.3f}"
     )
     assert hits <= _upper(n_studies)
+
+
+def test_auto_permutations_and_share_warning(caplog):
+    from brainalign.pipeline.config import validate_config
+    from brainalign.studies.dwivedi2021 import complete_config
+
+    cfg = validate_config({"dwivedi2021": {}})
+    assert cfg["dwivedi2021"]["statistics"]["n_permutations"] == "auto"
+    complete_config(cfg)
+    assert cfg["dwivedi2021"]["statistics"]["n_permutations"] == 1999
+    cfg = validate_config({"dwivedi2021": {"statistics": {"n_permutations": 500}}})
+    with caplog.at_level("WARNING"):
+        complete_config(cfg)
+    assert "detectable_share = 0.01" in caplog.text and "use 1999" in caplog.text
+    assert cfg["dwivedi2021"]["statistics"]["n_permutations"] == 500

@@ -15,11 +15,13 @@ import pytest
 
 from brainalign import searchlight as sl
 from brainalign.data import volumes as sv
+from brainalign.stats.fdr import permutations_for_share
 from brainalign.studies.dwivedi2021 import analysis as inf
 
 RADIUS = 1.0
-N_PERM = 1000
 ALPHA = 0.05
+#: the default ``n_permutations: auto`` (detectable_share 0.01)
+N_PERM = permutations_for_share(ALPHA, 0.01)
 
 
 @pytest.fixture(scope="module")

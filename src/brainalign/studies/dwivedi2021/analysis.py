@@ -24,7 +24,8 @@ from numpy.typing import ArrayLike
 
 from brainalign.rsa.ols import DesignBases, clip_negative, total_ss
 from brainalign.rsa.partition import PartitionPlan
-from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level
+from brainalign.stats.bootstrap import bootstrap_difference_p_many
+from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level, selective_adjust
 from brainalign.stats.permutation import (
     PermutationResult,
     Seed,
@@ -140,6 +141,24 @@ def analyse_models(
     return {"names": names, "statistic": res.observed, "result": res, **extra}
 
 
+def _unique_of_draw(dtype: type) -> Callable[[np.ndarray, dict], np.ndarray]:
+    """``(Y_sub, sets_sub) -> unique adjusted R² (m, K)``: the partition refitted on one
+    bootstrap draw of conditions (the predictors are resampled with the brain RDMs)."""
+
+    def f(Ys: np.ndarray, sets: dict) -> np.ndarray:
+        plan = PartitionPlan(sets, dtype=dtype)
+        return plan.from_r2(plan.bases.ss_reg(Ys) / total_ss(Ys)[:, None])["unique"]
+
+    return f
+
+
+def _bootstrap_seed(seed: Seed) -> Seed:
+    """The bootstrap's own stream, distinct from the permutations drawn from ``seed``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng([int(seed), 1])
+
+
 # --------------------------------------------------------------------------------------------
 # Searchlight maps: permutation tests on the kept searchlights and the two-level FDR
 # --------------------------------------------------------------------------------------------
@@ -221,11 +240,16 @@ def searchlight_tests(
     if keep.any():
         res = permutation_test_bases(
             Y[keep], bases, stat_fn, n_permutations=n_permutations, scheme=scheme, seed=seed,
-            pairwise=plan is not None, max_elements=max_elements,
+            pairwise=plan is not None and faithful, max_elements=max_elements,
         )  # fmt: skip
         p[keep] = res.p
-        if plan is not None:
-            p_diff[keep] = fdr_pairwise(res.p_diff, alpha=alpha) if faithful else res.p_diff
+        if plan is not None and faithful:
+            p_diff[keep] = fdr_pairwise(res.p_diff, alpha=alpha)
+        elif plan is not None:
+            p_diff[keep] = bootstrap_difference_p_many(
+                Y[keep], model_sets, _unique_of_draw(dtype), n_bootstrap=n_permutations,
+                seed=_bootstrap_seed(seed),
+            )  # fmt: skip
     p_within, p_across = fdr_two_level(np.where(keep[:, None], p, np.nan), keep=keep, alpha=alpha)
     if not faithful:
         _, p_across = fdr_bh(p, alpha=alpha, axis=None, mask=keep[:, None])
@@ -244,7 +268,10 @@ def searchlight_tests(
         best = np.argmax(np.where(np.isfinite(statistic), statistic, -np.inf), axis=1)
         dmax = np.full(n, np.nan)
         dmax[keep] = max_pairwise_p(p_diff[keep], best[keep])
-        _, dmax_across = fdr_bh(dmax, alpha=alpha, axis=None, mask=keep)
+        if faithful:
+            _, dmax_across = fdr_bh(dmax, alpha=alpha, axis=None, mask=keep)
+        else:
+            dmax_across = selective_adjust(dmax, p_across[np.arange(n), best], keep, alpha)
         out.update(
             total=total,
             p_diff=p_diff,

@@ -14,6 +14,7 @@ from brainalign.pipeline.config import (
     significance_floor,
     warn_config,
 )
+from brainalign.stats.fdr import permutations_for_share
 
 __all__ = [
     "NEVER_MATCH",
@@ -41,6 +42,24 @@ NEVER_MATCH = "(?!x)x"  # a wildcard constraint that matches nothing
 #: the 15 ROIs plotted in the paper (Fig. 2 and 3b), in plotting order
 PAPER_ROIS = ("V1v", "V2v", "V3v", "hV4", "VO1", "VO2", "PHC1", "PHC2",
               "V1d", "V2d", "V3d", "LO1", "LO2", "V3b", "V3a")  # fmt: skip
+
+
+def _resolve_permutations(stats: dict) -> None:
+    """``n_permutations: auto`` -> the count a map's FDR needs for ``detectable_share``; warn
+    when a configured count is below it."""
+    need = permutations_for_share(stats["alpha"], stats["detectable_share"])
+    if stats["n_permutations"] == "auto":
+        stats["n_permutations"] = need
+    elif stats["n_permutations"] < need and not significance_floor(
+        stats["n_permutations"], stats["alpha"]
+    ):  # (below the floor, that warning says more)
+        warn_config(
+            f"config key '{STUDY}.statistics.n_permutations': {stats['n_permutations']} "
+            f"permutations; a map's signal must cover at least "
+            f"{1 / ((stats['n_permutations'] + 1) * stats['alpha']):.3g} of its test family to "
+            f"pass the FDR, more than detectable_share = {stats['detectable_share']:g} (use "
+            f"{need}, or 'auto')"
+        )
 
 
 def complete_config(cfg: dict) -> list[str]:
@@ -90,6 +109,7 @@ def complete_config(cfg: dict) -> list[str]:
             )
         _check_model_sizes(cfg[STUDY], name)
     stats = cfg[STUDY]["statistics"]
+    _resolve_permutations(stats)
     floor = significance_floor(stats["n_permutations"], stats["alpha"])
     if floor:
         warn_config(
