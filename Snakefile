@@ -24,6 +24,11 @@ if "dwivedi2021" in STUDIES:
     include: "workflow/rules/dwivedi2021/main.smk"
 
 
+if "decoding_robustness" in STUDIES:
+
+    include: "workflow/rules/decoding_robustness/main.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 

@@ -576,7 +576,10 @@ def test_rule_helper_paths_and_patterns(tmp_path):
     assert re.fullmatch(helper.path_pattern, "data/kriegeskorte2008/92_brainRDMs.mat")
     assert not re.fullmatch(helper.path_pattern, ".verified/data/kriegeskorte2008/x.json")
     assert re.fullmatch(helper.archive_pattern, "algonauts2019")
-    assert set(helper.groups) == {"kriegeskorte2008", "algonauts2019", "weights", "taskonomy"}
+    assert set(helper.groups) == {
+        "kriegeskorte2008", "algonauts2019", "weights", "taskonomy", "kay2008",
+        "torchvision_classifiers",
+    }  # fmt: skip
     assert "resources/.extracted/algonauts2019.json" in helper.group_inputs("algonauts2019")
     assert len(helper.group_inputs("kriegeskorte2008")) == 6
     assert helper.url_option("algonauts2019") == "--url https://m/x.zip"

@@ -65,7 +65,7 @@ def test_planted_region_rdm_is_best_fit_by_its_model(study):
 def test_write_study_layout(tmp_path):
     paths = sv.write_study(tmp_path)
     meta = json.loads((tmp_path / "study.json").read_text())
-    assert meta["seed"] == 2021 and meta["n_subjects"] == 4
+    assert meta["seed"] == 2021 and meta["n_subjects"] == 6
     for rel in meta["files"].values():
         assert (tmp_path / rel).exists()
     img = nib.load(paths["sub-01"])

@@ -138,6 +138,8 @@ def test_config_setting_merges_into_the_composed_config(tmp_path):
 
 
 def test_no_study_at_all_says_what_to_add(tmp_path):
-    overlay = {"truzzi2020": {"enabled": False}, "dwivedi2021": {"enabled": False}}
+    from brainalign.pipeline.config import STUDIES
+
+    overlay = {s: {"enabled": False} for s in STUDIES}
     proc, out = _dry(tmp_path, overlay, check=False)
     _one_line_error(proc, out, "no study to run", "truzzi2020")

@@ -6,6 +6,11 @@ models and the spec registry :data:`brainalign.networks.architectures.NETWORKS` 
 
 To add a network, add its name to :data:`KNOWN_NETWORKS`, its weights file to :data:`WEIGHTS`
 and a :class:`NetworkSpec` to ``architectures.NETWORKS``.
+
+Backbones (frozen feature extractors of the decoding-robustness study, built by
+``brainalign.networks.backbones``) are the torchvision ImageNet classifiers of
+:data:`BACKBONES`, whose weights files :data:`BACKBONE_WEIGHTS` lists, plus the networks of
+:data:`KNOWN_NETWORKS`; :data:`BACKBONE_NAMES` holds every valid backbone name.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ __all__ = [
     "WEIGHTS",
     "NetworkSpec",
     "parse_condition",
+    "BACKBONES",
+    "BACKBONE_NAMES",
+    "BACKBONE_WEIGHTS",
 ]
 
 #: Names of the 7 recorded ReLU outputs, in network order.
@@ -47,7 +55,8 @@ class WeightsInfo:
         Where to obtain them (URL or instructions).
     family : str
         The checkpoint layout :func:`brainalign.networks.weights.inspect_state_dict` must
-        recognise (``"torchvision_alexnet"`` or ``"deepcluster_alexnet"``).
+        recognise (``"torchvision_alexnet"`` or ``"deepcluster_alexnet"``); for backbones
+        ``"torchvision_<name>"`` (the torchvision model's own state-dict keys).
     """
 
     file: str
@@ -77,6 +86,29 @@ WEIGHTS: dict[str, WeightsInfo] = {
 }
 if tuple(WEIGHTS) != KNOWN_NETWORKS:
     raise RuntimeError(f"WEIGHTS lists {tuple(WEIGHTS)}, KNOWN_NETWORKS {KNOWN_NETWORKS}")
+
+#: torchvision ImageNet classifiers usable as frozen backbones (not Truzzi conditions).
+BACKBONES = ("vgg11_bn", "resnext50_32x4d", "resnet50", "densenet121", "mobilenet_v3_large")
+#: Every valid backbone name: the torchvision classifiers, then the registered networks.
+BACKBONE_NAMES = BACKBONES + KNOWN_NETWORKS
+
+
+def _torchvision_weights(name: str, file: str) -> WeightsInfo:
+    return WeightsInfo(file, f"https://download.pytorch.org/models/{file}", f"torchvision_{name}")
+
+
+#: Trained-weights files (torchvision IMAGENET1K_V1) of the :data:`BACKBONES`, by name.
+BACKBONE_WEIGHTS: dict[str, WeightsInfo] = {
+    "vgg11_bn": _torchvision_weights("vgg11_bn", "vgg11_bn-6002323d.pth"),
+    "resnext50_32x4d": _torchvision_weights("resnext50_32x4d", "resnext50_32x4d-7cdf4587.pth"),
+    "resnet50": _torchvision_weights("resnet50", "resnet50-0676ba61.pth"),
+    "densenet121": _torchvision_weights("densenet121", "densenet121-a639ec97.pth"),
+    "mobilenet_v3_large": _torchvision_weights(
+        "mobilenet_v3_large", "mobilenet_v3_large-8738ca79.pth"
+    ),
+}
+if tuple(BACKBONE_WEIGHTS) != BACKBONES:
+    raise RuntimeError(f"BACKBONE_WEIGHTS lists {tuple(BACKBONE_WEIGHTS)}, BACKBONES {BACKBONES}")
 
 
 @dataclass(frozen=True)

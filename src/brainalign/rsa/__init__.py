@@ -1,5 +1,5 @@
-"""Representational similarity analysis: condensed form, RDMs, comparison statistics, Mantel
-tests, noise ceilings, RDM regression and variance partitioning.
+"""Representational similarity analysis: condensed form, RDMs, similarity matrices (RSMs),
+comparison statistics, Mantel tests, noise ceilings, RDM regression and variance partitioning.
 
 The validated square -> condensed conversion is :func:`brainalign.rsa.condensed.condensed`
 (the package attribute ``condensed`` is that module).
@@ -39,6 +39,14 @@ _API = {
     "validate_rdm": "rdm",
     "validate_rdm_stack": "rdm",
     "symmetrize_upper": "rdm",
+    "RSM_ATOL": "similarity",
+    "class_mean_matrix": "similarity",
+    "class_mean_rsm": "similarity",
+    "compare_full_matrices": "similarity",
+    "compare_rsms": "similarity",
+    "cosine_rsm": "similarity",
+    "rsm_to_condensed_rdm": "similarity",
+    "sort_by_class": "similarity",
     "OLSFit": "ols",
     "DesignBases": "ols",
     "adjusted_r2": "ols",
