@@ -39,7 +39,18 @@ GUARDED = [
 
 def _incomplete_outputs(workdir: Path) -> set[str]:
     """Output paths Snakemake has marked incomplete (jobs running or interrupted)."""
-    root = workdir / ".snakemake" / "incomplete"
+    return _recorded(workdir, "incomplete")
+
+
+def _with_metadata(workdir: Path) -> set[str]:
+    """Output paths whose job record Snakemake has written (``.snakemake/metadata``): a job is
+    finished for Snakemake only then; an output without it is rebuilt by the next run."""
+    return _recorded(workdir, "metadata")
+
+
+def _recorded(workdir: Path, kind: str) -> set[str]:
+    """Output paths of the base64-named marker files under ``.snakemake/<kind>``."""
+    root = workdir / ".snakemake" / kind
     found = set()
     if not root.exists():
         return found
@@ -82,10 +93,13 @@ def _kill_mid_run(workdir: Path, timeout: float = 300) -> tuple[set[str], set[st
             assert proc.poll() is None, "the run finished before it could be killed"
             assert time.monotonic() < deadline, "no kill point reached"
             incomplete = _incomplete_outputs(workdir)
+            recorded = _with_metadata(workdir)
             finished = {
                 p.name
                 for p in acts_dir.glob("*.npz")
-                if acts_dir.exists() and p.relative_to(workdir).as_posix() not in incomplete
+                if acts_dir.exists()
+                and p.relative_to(workdir).as_posix() not in incomplete
+                and p.relative_to(workdir).as_posix() in recorded
             }
             in_progress = {f for f in incomplete if not (workdir / f).exists()}
             if finished and in_progress:
