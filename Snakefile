@@ -29,6 +29,11 @@ if "decoding_robustness" in STUDIES:
     include: "workflow/rules/decoding_robustness/main.smk"
 
 
+if "mouse_rsa" in STUDIES:
+
+    include: "workflow/rules/mouse_rsa/main.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 

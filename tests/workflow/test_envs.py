@@ -28,6 +28,8 @@ DIST = {
 }
 #: the legacy Python 2.7 env pins its own (2018) versions on purpose
 LEGACY_ENV = "deepcluster-py27.yaml"
+#: the AllenSDK env pins the SDK's own old stack (numpy 1.23, statsmodels<0.15) on purpose
+ALLENSDK_ENV = "allensdk.yaml"
 #: modules provided by the env's Python itself or by Snakemake's script preamble
 BUILTIN = set(sys.stdlib_module_names) | {"brainalign", "snakemake", "__future__"}
 
@@ -139,8 +141,8 @@ def test_env_pins_agree_with_pyproject():
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pins = dict(_dist_name(r) for r in meta["dependencies"])
     for env in sorted((REPO / "envs").glob("*.yaml")):
-        if env.name == LEGACY_ENV:
-            continue  # pins the Python 2.7-era stack of the original DeepCluster code
+        if env.name in (LEGACY_ENV, ALLENSDK_ENV):
+            continue  # pin their own stacks (Python 2.7-era DeepCluster; the AllenSDK's)
         for name, ver in env_packages(env).items():
             if name in pins and ver and name != "python":
                 assert ver == pins[name], f"{env.name}: {name}=={ver}, pyproject {pins[name]}"

@@ -95,6 +95,13 @@ _API = {
     "contrast_energy": "kay2008_simulate",
     "planted_embedding": "kay2008_simulate",
     "simulate_kay": "kay2008_simulate",
+    "allen_area_responses": "allen",
+    "movie_responses": "allen",
+    "pseudo_population": "allen",
+    "scene_responses": "allen",
+    "simulate_allen_cache": "allen_simulate",
+    "write_allen_events": "allen_write",
+    "write_allen_nwb": "allen_write",
 }
 
 __all__ = list(_API)

@@ -1,5 +1,6 @@
 """Networks: a torch-free registry of specs and layer names, architectures, weights,
-activation extraction and device handling."""
+activation extraction, device handling, and video networks (VisualNet, torchvision video
+ResNets, frame-wise AlexNets) with their clips and activations."""
 
 from brainalign._lazy import lazy_api
 
@@ -57,6 +58,30 @@ _API = {
     "corrupt_message": "checkpoints",
     "unsafe_message": "checkpoints",
     "CorruptCheckpointError": "weights",
+    "VIDEO_TORCHVISION": "registry",
+    "VIDEO_NETWORKS": "registry",
+    "VIDEO_LAYER_NAMES": "registry",
+    "VIDEO_WEIGHTS": "registry",
+    "VISUALNET_PREFIXES": "visualnet",
+    "VisualNetCheckpointError": "visualnet",
+    "SymmetricConv3d": "visualnet",
+    "VisualNet": "visualnet",
+    "load_visualnet_checkpoint": "visualnet",
+    "NORMALISATION": "video",
+    "CLIP_SIZE": "video",
+    "SEQ_LEN": "video",
+    "FRAME_SIZE": "video",
+    "VISUALNET_SOURCE": "visualnet",
+    "resolve_visualnet_checkpoint": "visualnet",
+    "FrameWise": "video",
+    "recorded_modules": "video",
+    "resolve_video_weights": "video",
+    "build_video_model": "video",
+    "clips_from_scenes": "video",
+    "clips_from_movie": "video",
+    "normalise_clips": "video",
+    "pixel_baseline": "video",
+    "video_activations": "video",
 }
 
 __all__ = list(_API)

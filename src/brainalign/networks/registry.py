@@ -11,6 +11,11 @@ Backbones (frozen feature extractors of the decoding-robustness study, built by
 ``brainalign.networks.backbones``) are the torchvision ImageNet classifiers of
 :data:`BACKBONES`, whose weights files :data:`BACKBONE_WEIGHTS` lists, plus the networks of
 :data:`KNOWN_NETWORKS`; :data:`BACKBONE_NAMES` holds every valid backbone name.
+
+Video networks (clips ``(n, 3, T, H, W)``, built by ``brainalign.networks.video``) are named in
+:data:`VIDEO_NETWORKS` with their recorded layers in :data:`VIDEO_LAYER_NAMES`; the torchvision
+Kinetics-400 networks of :data:`VIDEO_TORCHVISION` have their weights files in
+:data:`VIDEO_WEIGHTS`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ __all__ = [
     "BACKBONES",
     "BACKBONE_NAMES",
     "BACKBONE_WEIGHTS",
+    "VIDEO_TORCHVISION",
+    "VIDEO_NETWORKS",
+    "VIDEO_LAYER_NAMES",
+    "VIDEO_WEIGHTS",
 ]
 
 #: Names of the 7 recorded ReLU outputs, in network order.
@@ -109,6 +118,30 @@ BACKBONE_WEIGHTS: dict[str, WeightsInfo] = {
 }
 if tuple(BACKBONE_WEIGHTS) != BACKBONES:
     raise RuntimeError(f"BACKBONE_WEIGHTS lists {tuple(BACKBONE_WEIGHTS)}, BACKBONES {BACKBONES}")
+
+#: torchvision Kinetics-400 video classifiers (3D ResNet-18, mixed convolutions, (2+1)D).
+VIDEO_TORCHVISION = ("r3d_18", "mc3_18", "r2plus1d_18")
+#: Every video network name: the two-pathway VisualNet, the torchvision video networks, and
+#: the networks of :data:`KNOWN_NETWORKS` applied frame by frame.
+VIDEO_NETWORKS = ("visualnet",) + VIDEO_TORCHVISION + KNOWN_NETWORKS
+_VISUALNET_LAYERS = (
+    ("s1",) + tuple(f"p{p}_res_block{i}" for p in (1, 2) for i in range(1, 7)) + ("out",)
+)
+_TORCHVISION_VIDEO_LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4", "out")
+#: Recorded layers of each video network, in network order (VisualNet: 2 paths x 6 blocks).
+VIDEO_LAYER_NAMES: dict[str, tuple[str, ...]] = (
+    {"visualnet": _VISUALNET_LAYERS}
+    | {name: _TORCHVISION_VIDEO_LAYERS for name in VIDEO_TORCHVISION}
+    | {name: LAYER_NAMES for name in KNOWN_NETWORKS}
+)
+#: Trained-weights files (torchvision KINETICS400_V1) of the :data:`VIDEO_TORCHVISION`, by name.
+VIDEO_WEIGHTS: dict[str, WeightsInfo] = {
+    "r3d_18": _torchvision_weights("r3d_18", "r3d_18-b3b3357e.pth"),
+    "mc3_18": _torchvision_weights("mc3_18", "mc3_18-a90a0ba3.pth"),
+    "r2plus1d_18": _torchvision_weights("r2plus1d_18", "r2plus1d_18-91a641e6.pth"),
+}
+if tuple(VIDEO_WEIGHTS) != VIDEO_TORCHVISION:
+    raise RuntimeError(f"VIDEO_WEIGHTS lists {tuple(VIDEO_WEIGHTS)}, not {VIDEO_TORCHVISION}")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ For ``S`` subjects with RDMs ``r_1 .. r_S`` (condensed vectors):
 with ``stat`` = Spearman correlation (the original) or Pearson.  Searchlights whose lower ceiling
 is below a threshold (original: 0.033) are excluded from the maps.
 
+:func:`split_half_ceiling` is the split-half ceiling of repeated trials (Crijnen 2024, mouse
+visual areas), raw and Spearman–Brown-corrected.
+
 All functions are vectorised over any leading axes between the subject axis and the pair axis,
 e.g. ``(n_subjects, n_searchlights, n_pairs)``.
 """
@@ -24,9 +27,12 @@ from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 
 from brainalign.rsa.compare import compare_rdms
+from brainalign.rsa.trials import half_rdm_pairs
 
 __all__ = [
     "CEILING_STATISTICS",
+    "spearman_brown",
+    "split_half_ceiling",
     "ceiling_mask",
     "noise_ceiling",
     "noise_ceiling_condensed",
@@ -165,3 +171,39 @@ def ceiling_mask(lower: ArrayLike, threshold: float = 0.033) -> np.ndarray:
     lo = np.asarray(lower, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         return np.nan_to_num(lo, nan=-np.inf) >= float(threshold)
+
+
+def spearman_brown(r: ArrayLike) -> np.ndarray:
+    """Spearman–Brown prophecy for doubling the data: ``2 r / (1 + r)``."""
+    r = np.asarray(r, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2 * r / (1 + r)
+
+
+def split_half_ceiling(
+    responses: ArrayLike,
+    n_splits: int = 100,
+    seed: int | np.random.Generator = 0,
+    *,
+    method: str = "tau_a",
+    batch: int = 25,
+) -> dict[str, np.ndarray]:
+    """Split-half noise ceiling (Crijnen 2024): per split, ``method`` between the RDMs (1 −
+    Pearson) of two disjoint random halves of the trials (``n_trials // 2`` each).
+
+    Parameters
+    ----------
+    responses : array ``(n_trials, n_conditions, n_units)``
+    n_splits : int
+    seed : int or Generator
+    method : str
+        Comparison statistic (:func:`brainalign.rsa.compare.compare_rdms`); the original tau-a.
+
+    Returns
+    -------
+    dict with ``split`` ``(n_splits,)`` (the raw values, the original's ceiling, no correction)
+    and ``spearman_brown`` ``(n_splits,)`` (each value corrected to the full trial count).
+    """
+    a, b = half_rdm_pairs(responses, n_splits, seed, batch=batch)
+    values = np.array([compare_rdms(a[k], b[k], method) for k in range(a.shape[0])])
+    return {"split": values, "spearman_brown": spearman_brown(values)}
