@@ -578,7 +578,7 @@ def test_rule_helper_paths_and_patterns(tmp_path):
     assert re.fullmatch(helper.archive_pattern, "algonauts2019")
     assert set(helper.groups) == {
         "kriegeskorte2008", "algonauts2019", "weights", "taskonomy", "kay2008",
-        "torchvision_classifiers", "torchvision_video",
+        "torchvision_classifiers", "torchvision_video", "nsd",
     }  # fmt: skip
     assert "resources/.extracted/algonauts2019.json" in helper.group_inputs("algonauts2019")
     assert len(helper.group_inputs("kriegeskorte2008")) == 6

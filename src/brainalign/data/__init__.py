@@ -102,6 +102,22 @@ _API = {
     "simulate_allen_cache": "allen_simulate",
     "write_allen_events": "allen_write",
     "write_allen_nwb": "allen_write",
+    "NSD_BETA_SCALE": "nsd",
+    "NSD_FILES": "nsd",
+    "NSD_ROI_GROUPS": "nsd",
+    "NSDDesign": "nsd",
+    "NSDRois": "nsd",
+    "nsd_paths": "nsd",
+    "nsd_read_betas": "nsd",
+    "nsd_read_betas_session": "nsd",
+    "nsd_read_expdesign": "nsd",
+    "nsd_read_ncsnr": "nsd",
+    "nsd_read_roi_labels": "nsd",
+    "nsd_read_stimuli": "nsd",
+    "nsd_split_trials": "nsd",
+    "nsd_trial_images": "nsd",
+    "nsd_encoder_features": "nsd_simulate",
+    "simulate_nsd": "nsd_simulate",
 }
 
 __all__ = list(_API)

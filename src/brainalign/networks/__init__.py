@@ -1,6 +1,7 @@
 """Networks: a torch-free registry of specs and layer names, architectures, weights,
 activation extraction, device handling, and video networks (VisualNet, torchvision video
-ResNets, frame-wise AlexNets) with their clips and activations."""
+ResNets, frame-wise AlexNets) with their clips and activations, and GNet (shared encoder +
+per-subject feature-pooling-field readouts) with its joint training."""
 
 from brainalign._lazy import lazy_api
 
@@ -82,6 +83,21 @@ _API = {
     "normalise_clips": "video",
     "pixel_baseline": "video",
     "video_activations": "video",
+    "GNET8J_MEAN": "gnet",
+    "GNET8R_MEAN": "gnet",
+    "AlexNetPrefilter": "gnet",
+    "GNetEncoder": "gnet",
+    "FwrfReadout": "gnet",
+    "GNet": "gnet",
+    "log_tanh": "gnet",
+    "r2_weights": "gnet",
+    "readout_loss": "gnet",
+    "pearson_per_voxel": "gnet",
+    "prefilter_outputs": "gnet",
+    "build_gnet": "gnet_training",
+    "train_gnet": "gnet_training",
+    "fit_readouts": "gnet_training",
+    "predict": "gnet_training",
 }
 
 __all__ = list(_API)

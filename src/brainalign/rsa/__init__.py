@@ -32,6 +32,7 @@ _API = {
     "ceiling_mask": "noise_ceiling",
     "noise_ceiling": "noise_ceiling",
     "noise_ceiling_condensed": "noise_ceiling",
+    "ncsnr_noise_ceiling": "noise_ceiling",
     "spearman_brown": "noise_ceiling",
     "split_half_ceiling": "noise_ceiling",
     "correlation_rdms": "trials",

@@ -16,6 +16,9 @@ is below a threshold (original: 0.033) are excluded from the maps.
 :func:`split_half_ceiling` is the split-half ceiling of repeated trials (Crijnen 2024, mouse
 visual areas), raw and Spearman–Brown-corrected.
 
+:func:`ncsnr_noise_ceiling` is NSD's per-voxel noise ceiling from the noise-ceiling SNR
+(Allen et al. 2022), in percent of variance explainable for responses averaged over n trials.
+
 All functions are vectorised over any leading axes between the subject axis and the pair axis,
 e.g. ``(n_subjects, n_searchlights, n_pairs)``.
 """
@@ -38,6 +41,7 @@ __all__ = [
     "noise_ceiling_condensed",
     "rank_rows",
     "rowwise_corr",
+    "ncsnr_noise_ceiling",
 ]
 
 
@@ -207,3 +211,33 @@ def split_half_ceiling(
     a, b = half_rdm_pairs(responses, n_splits, seed, batch=batch)
     values = np.array([compare_rdms(a[k], b[k], method) for k in range(a.shape[0])])
     return {"split": values, "spearman_brown": spearman_brown(values)}
+
+
+def ncsnr_noise_ceiling(ncsnr: ArrayLike, n_trials: int = 1) -> np.ndarray:
+    """NSD noise ceiling from the noise-ceiling SNR: ``NC = 100 · ncsnr² / (ncsnr² + 1/n)``.
+
+    ``ncsnr`` is the SD of the signal over the SD of the trial noise (``ncsnr.nii.gz``), so a
+    response averaged over ``n`` trials has noise variance ``1/n`` per unit signal variance and
+    ``NC`` is the percentage of its variance that a perfect model can explain (Allen et al. 2022,
+    Nat Neurosci 25:116-126, "Noise ceiling"). ``n = 1`` is the ceiling of single-trial
+    prediction, as GNet's validation (methods §4.3); ``n = 3`` that of the 3-trial average.
+
+    Parameters
+    ----------
+    ncsnr : array_like, any shape
+        Non-negative (NaN is passed through).
+    n_trials : int
+        Trials averaged, >= 1.
+
+    Returns
+    -------
+    ndarray, the shape of ``ncsnr``, float64
+        Percent of variance, in [0, 100).
+    """
+    snr = np.asarray(ncsnr, dtype=np.float64)
+    if int(n_trials) != n_trials or n_trials < 1:
+        raise ValueError(f"n_trials must be an integer >= 1, got {n_trials}")
+    if (snr < 0).any():
+        raise ValueError("ncsnr must be >= 0 (it is a ratio of standard deviations)")
+    signal = snr**2
+    return 100.0 * signal / (signal + 1.0 / n_trials)
