@@ -1,4 +1,5 @@
-"""Group statistics: repeated-measures ANOVA and post-hocs, permutation tests, FDR, bootstrap."""
+"""Group statistics: repeated-measures ANOVA and post-hocs, permutation tests, FDR, bootstrap,
+voxel-wise encoding accuracy."""
 
 from brainalign._lazy import lazy_api
 
@@ -27,6 +28,10 @@ _API = {
     "difference_counts": "bootstrap",
     "iter_bootstrap_indices": "bootstrap",
     "Seed": "permutation",
+    "voxel_accuracy": "encoding",
+    "explainable_fraction": "encoding",
+    "roi_summary": "encoding",
+    "compare_models": "encoding",
 }
 
 __all__ = list(_API)

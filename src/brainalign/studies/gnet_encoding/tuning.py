@@ -1,0 +1,200 @@
+"""Feature-group tuning of GNet's readout (methods §4.3, the original ``src/tuning.py``).
+
+GNet's readout has 512 feature weights per voxel (fmap0 = c3[128] + c4a[:64] + c4b[:64],
+fmap1 = c5a[:64] + c5b[:64] + c6a[:64] + c6b[64]; §4.2). For each group of a partition:
+*inclusion* accuracy = val r with all other weights zeroed, *exclusion* accuracy = val r with
+the group's weights zeroed; each over 64 bootstrap resamples of the validation trials (with
+replacement, the same resamples for every condition) -> mean and SD (the bootstrap SE).
+Unique % variance = (r_tot² − r_excl²) / r_tot² · 100, shared (inclusion) % =
+r_incl² / r_tot² · 100, ROI averages weighted by r_tot² over voxels with r_tot > 0.055.
+
+The model-facing part is a callable ``predict_fn(mask) -> (n_trials, n_voxels)`` that predicts
+the validation trials with the readout weights outside the boolean ``mask`` (n_features,) set to
+zero, so the analysis runs without a network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from brainalign.stats.encoding import roi_summary, voxel_accuracy
+
+__all__ = [
+    "N_FEATURES",
+    "TuningResult",
+    "layer_groups",
+    "tuning_accuracy",
+    "variance_partition_tuning",
+]
+
+N_FEATURES = 512
+R_THRESHOLD = 0.055
+
+_LAYERWISE = (
+    ("c3", 0, 128),
+    ("c4a", 128, 192),
+    ("c4b", 192, 256),
+    ("c5a", 256, 320),
+    ("c5b", 320, 384),
+    ("c6a", 384, 448),
+    ("c6b", 448, 512),
+)
+
+
+def layer_groups() -> dict[str, dict[str, np.ndarray]]:
+    """The two partitions of GNet's 512 readout features (§4.3).
+
+    Returns
+    -------
+    dict
+        ``"layerwise"``: c3 [0:128], c4a [128:192], c4b [192:256], c5a [256:320],
+        c5b [320:384], c6a [384:448], c6b [448:512]; ``"bipartite"``: fmap0 [0:256]
+        (c3, c4a, c4b at 25×25) and fmap1 [256:512] (c5a-c6b at 13×13). Values are
+        integer index arrays into the 512 features.
+    """
+    return {
+        "layerwise": {name: np.arange(lo, hi) for name, lo, hi in _LAYERWISE},
+        "bipartite": {"fmap0": np.arange(0, 256), "fmap1": np.arange(256, 512)},
+    }
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """Bootstrap accuracies of one partition.
+
+    Attributes
+    ----------
+    groups : tuple of str
+        Group names, the order of the first axis of the (g, v) arrays.
+    total, total_se : ndarray (v,)
+        Bootstrap mean and SD of val r with all features.
+    inclusion, inclusion_se, exclusion, exclusion_se : ndarray (g, v)
+        The same with only / without each group.
+    """
+
+    groups: tuple[str, ...]
+    total: np.ndarray
+    total_se: np.ndarray
+    inclusion: np.ndarray
+    inclusion_se: np.ndarray
+    exclusion: np.ndarray
+    exclusion_se: np.ndarray
+
+
+def _bootstrap_r(
+    pred: np.ndarray, target: np.ndarray, draws: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    rs = np.stack([voxel_accuracy(pred[idx], target[idx])[0] for idx in draws])
+    return rs.mean(axis=0), rs.std(axis=0, ddof=1) if len(draws) > 1 else np.zeros(rs.shape[1])
+
+
+def tuning_accuracy(
+    predict_fn: Callable[[np.ndarray], ArrayLike],
+    target: ArrayLike,
+    groups: Mapping[str, ArrayLike],
+    n_boot: int = 64,
+    seed: int | np.random.Generator = 0,
+    n_features: int = N_FEATURES,
+) -> TuningResult:
+    """Inclusion and exclusion accuracy per feature group, with bootstrap SE over trials.
+
+    Parameters
+    ----------
+    predict_fn : callable
+        ``predict_fn(mask)`` with a boolean ``mask`` (n_features,) returns predictions
+        (n_trials, n_voxels) with the readout weights outside ``mask`` zeroed.
+    target : array_like (n_trials, n_voxels)
+        Validation data (single trials).
+    groups : mapping name -> index array
+        One partition, e.g. ``layer_groups()["layerwise"]``.
+    n_boot : int
+        Bootstrap resamples of the trials (with replacement), shared by all conditions.
+    seed : int or Generator
+        Seed of the resamples (derive it with ``pipeline.seeds.derive_seed``).
+    n_features : int
+        Length of the mask.
+
+    Returns
+    -------
+    TuningResult
+    """
+    y = np.asarray(target, dtype=np.float64)
+    if y.ndim != 2:
+        raise ValueError(f"target must be (n_trials, n_voxels), got {y.shape}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, y.shape[0], size=(n_boot, y.shape[0]))
+
+    def run(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pred = np.asarray(predict_fn(mask), dtype=np.float64)
+        if pred.shape != y.shape:
+            raise ValueError(f"predict_fn returned {pred.shape}, target is {y.shape}")
+        return _bootstrap_r(pred, y, draws)
+
+    total, total_se = run(np.ones(n_features, dtype=bool))
+    inc, exc = [], []
+    for idx in groups.values():
+        mask = np.zeros(n_features, dtype=bool)
+        mask[np.asarray(idx)] = True
+        inc.append(run(mask))
+        exc.append(run(~mask))
+    return TuningResult(
+        groups=tuple(groups),
+        total=total,
+        total_se=total_se,
+        inclusion=np.stack([m for m, _ in inc]),
+        inclusion_se=np.stack([s for _, s in inc]),
+        exclusion=np.stack([m for m, _ in exc]),
+        exclusion_se=np.stack([s for _, s in exc]),
+    )
+
+
+def variance_partition_tuning(
+    result: TuningResult, rois: ArrayLike, threshold: float = R_THRESHOLD
+) -> pd.DataFrame:
+    """Unique and shared % variance per group and ROI (r_tot²-weighted, r_tot > threshold).
+
+    Parameters
+    ----------
+    result : TuningResult
+        From :func:`tuning_accuracy` (bootstrap means are used).
+    rois : array_like (n_voxels,)
+        ROI label per voxel.
+    threshold : float
+        Voxels with ``result.total > threshold`` enter the averages (§4.3: 0.055).
+
+    Returns
+    -------
+    DataFrame
+        Rows ``roi`` × ``group``: ``n_used``, ``unique_percent``, ``shared_percent`` (the
+        r_tot²-weighted means of the voxel-wise percentages), ``inclusion_r`` and
+        ``exclusion_r`` (r_tot²-weighted means of the accuracies).
+    """
+    r_tot = result.total
+    w = r_tot**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unique = (w - result.exclusion**2) / w * 100.0
+        shared = result.inclusion**2 / w * 100.0
+    frames = []
+    for g, name in enumerate(result.groups):
+        cols = {
+            "unique_percent": unique[g],
+            "shared_percent": shared[g],
+            "inclusion_r": result.inclusion[g],
+            "exclusion_r": result.exclusion[g],
+        }
+        table = None
+        for col, values in cols.items():
+            s = roi_summary(values, rois, weights=w, threshold=threshold, threshold_on=r_tot)
+            if table is None:
+                table = s[["roi", "n_used"]].copy()
+            table[col] = s["weighted_mean"].to_numpy()
+        table.insert(1, "group", name)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,160 @@
+"""GNet analyses (methods §4.3): stats.encoding, transfer matrix and α, tuning, ridge fwRF."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import Ridge
+
+from brainalign.stats import compare_models, explainable_fraction, roi_summary, voxel_accuracy
+from brainalign.studies.gnet_encoding.ridge_baseline import (
+    LAMBDAS,
+    fit_fwrf_ridge,
+    pool_features,
+    predict_fwrf_ridge,
+    prf_grid,
+)
+from brainalign.studies.gnet_encoding.transfer import asymmetry_index, transfer_matrix
+from brainalign.studies.gnet_encoding.tuning import (
+    layer_groups,
+    tuning_accuracy,
+    variance_partition_tuning,
+)
+
+
+def test_voxel_accuracy_matches_corrcoef():
+    rng = np.random.default_rng(0)
+    pred, target = rng.normal(size=(2, 50, 6))
+    target[:, 0] = 1.0
+    r, r2 = voxel_accuracy(pred, target)
+    want = [np.corrcoef(pred[:, k], target[:, k])[0, 1] for k in range(1, 6)]
+    assert np.isnan(r[0])
+    np.testing.assert_allclose(r[1:], want, rtol=1e-12)
+    np.testing.assert_allclose(r2[1:], np.square(want), rtol=1e-12)
+
+
+def test_explainable_fraction():
+    out = explainable_fraction([0.1, 0.05, 0.1], [20.0, 10.0, 0.0])
+    np.testing.assert_allclose(out[:2], [50.0, 50.0])
+    assert np.isnan(out[2])
+
+
+def test_roi_summary_against_numpy():
+    rng = np.random.default_rng(1)
+    r = rng.uniform(-0.1, 0.5, 40)
+    rois = np.repeat(["V1", "V2"], 20)
+    table = roi_summary(r, rois, threshold=0.055)
+    assert list(table["roi"]) == ["V1", "V2"]
+    for roi, row in table.set_index("roi").iterrows():
+        x = r[(rois == roi) & (r > 0.055)]
+        assert row["n_voxels"] == 20 and row["n_used"] == x.size
+        assert row["median"] == pytest.approx(np.median(x))
+        assert row["mean"] == pytest.approx(x.mean())
+        assert row["weighted_mean"] == pytest.approx(np.average(x, weights=x**2))
+
+
+def test_compare_models():
+    a = np.array([0.3, 0.1, 0.2, np.nan, 0.4])
+    b = np.array([0.2, 0.2, 0.2, 0.1, 0.1])
+    out = compare_models(a, b)
+    assert out["n"] == 4
+    np.testing.assert_allclose(out["difference"], [0.1, -0.1, 0.0, 0.3])
+    np.testing.assert_allclose(out["mean"], [0.25, 0.15, 0.2, 0.25])
+    assert out["percent_a"] == pytest.approx(50.0) and out["percent_b"] == pytest.approx(25.0)
+
+
+def test_transfer_matrix_toy():
+    native = {"V1": np.array([0.5, 0.4]), "V2": np.array([0.3, 0.3, 0.6])}
+    moved = {("V1", "V2"): np.array([0.2, 0.3, 0.4]), ("V2", "V1"): np.array([0.4, 0.4])}
+    m = transfer_matrix(native, moved)
+    assert list(m.index) == ["V1", "V2"] and m.index.name == "source"
+    np.testing.assert_allclose(m.to_numpy(), [[0.0, -0.1], [-0.05, 0.0]])
+
+
+def _hand_slope(x, y):
+    a = (x * y).sum() / (x * x).sum()
+    se = np.sqrt(((y - a * x) ** 2).sum() / (x.size - 1) / (x * x).sum())
+    return a, se
+
+
+def _alpha(u, d):
+    return (u - d) / (abs(u) + abs(d))
+
+
+def test_asymmetry_index_planted():
+    rng = np.random.default_rng(2)
+    i, j = np.indices((4, 4))
+    m = np.where(i > j, -0.02 * (i - j), -0.005 * (j - i)) + rng.normal(0, 0.002, (4, 4))
+    np.fill_diagonal(m, 0.0)
+    alpha, se = asymmetry_index(pd.DataFrame(m))
+    up, s_up = _hand_slope((i - j)[i > j].astype(float), m[i > j])
+    dn, s_dn = _hand_slope((j - i)[i < j].astype(float), m[i < j])
+    assert alpha == pytest.approx(_alpha(up, dn), rel=1e-6)
+    assert alpha < 0 and up == pytest.approx(-0.02, abs=0.003)
+    h = 1e-7
+    g_up = (_alpha(up + h, dn) - _alpha(up - h, dn)) / (2 * h)
+    g_dn = (_alpha(up, dn + h) - _alpha(up, dn - h)) / (2 * h)
+    assert se == pytest.approx(np.hypot(g_up * s_up, g_dn * s_dn), rel=1e-4)
+
+
+def test_layer_groups():
+    groups = layer_groups()
+    layer = groups["layerwise"]
+    assert list(layer) == ["c3", "c4a", "c4b", "c5a", "c5b", "c6a", "c6b"]
+    assert np.array_equal(np.concatenate(list(layer.values())), np.arange(512))
+    assert [len(v) for v in groups["bipartite"].values()] == [256, 256]
+
+
+def _toy_tuning(k=3, n=200, v=8, seed=3):
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(n, 512))
+    groups = layer_groups()["layerwise"]
+    idx = list(groups.values())[k]
+    w = rng.normal(0, 0.02, (512, v))
+    w[idx] = rng.normal(0, 1, (idx.size, v))
+    target = feats[:, idx] @ w[idx] + rng.normal(0, 3.0, (n, v))
+    return (lambda mask: (feats * mask) @ w), target, groups
+
+
+def test_tuning_signal_group_wins():
+    predict, target, groups = _toy_tuning(k=3)
+    res = tuning_accuracy(predict, target, groups, n_boot=16, seed=7)
+    inc = res.inclusion.mean(axis=1)
+    exc = res.exclusion.mean(axis=1)
+    assert np.argmax(inc) == 3 and np.argmin(exc) == 3
+    assert (res.total_se > 0).all()
+    again = tuning_accuracy(predict, target, groups, n_boot=16, seed=7)
+    np.testing.assert_array_equal(again.inclusion_se, res.inclusion_se)
+    rois = np.repeat(["V1", "V2"], 4)
+    table = variance_partition_tuning(res, rois)
+    c5a = table[table["group"] == "c5a"]
+    assert (c5a["unique_percent"] > 50).all()
+    others = table[table["group"] != "c5a"]
+    assert (others["unique_percent"] < c5a["unique_percent"].min()).all()
+
+
+def test_ridge_equals_sklearn_fixed_prf():
+    rng = np.random.default_rng(4)
+    fmaps = [rng.normal(size=(80, 3, 8, 8)), rng.normal(size=(80, 2, 4, 4))]
+    y = rng.normal(size=(80, 5))
+    prf = [0.1, -0.1, 0.2]
+    fit = fit_fwrf_ridge(fmaps, y, lambdas=[LAMBDAS[0] / 100], prfs=[prf])
+    z = pool_features(fmaps, prf)
+    z = (z - z.mean(0)) / z.std(0)
+    sk = Ridge(alpha=LAMBDAS[0] / 100).fit(z, y)
+    np.testing.assert_allclose(fit.coefs, sk.coef_.T, atol=1e-10)
+    np.testing.assert_allclose(fit.intercept, sk.intercept_, atol=1e-10)
+    np.testing.assert_allclose(predict_fwrf_ridge(fit, fmaps), sk.predict(z), atol=1e-10)
+
+
+def test_ridge_recovers_planted_prf():
+    rng = np.random.default_rng(5)
+    grid = prf_grid(sigmas=[0.1, 0.2, 0.35], min_spacing=2.0, aperture=0.8)
+    planted = 5
+    fmaps = [rng.normal(size=(300, 4, 12, 12))]
+    z = pool_features(fmaps, grid[planted])
+    z = (z - z.mean(0)) / z.std(0)
+    y = z @ rng.normal(size=(4, 6)) + rng.normal(0, 0.5, (300, 6))
+    fit = fit_fwrf_ridge(fmaps, y, lambdas=[0.1, 10.0, 1000.0], prfs=grid, holdout=0.2)
+    assert (fit.prf_index == planted).all()
+    assert (fit.lambdas < 1000).all()
+    assert len(prf_grid()) > 100 and prf_grid()[:, 2].min() == pytest.approx(0.03)
