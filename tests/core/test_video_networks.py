@@ -21,7 +21,7 @@ from brainalign.networks.visualnet import (
     VisualNetCheckpointError,
     load_visualnet_checkpoint,
 )
-from brainalign.networks.weights import WeightsNotFoundError
+from brainalign.networks.weights import WeightsNotFoundError, hub_cache_path
 
 REPO = Path(__file__).resolve().parents[2]
 VIDEO_FILES = {
@@ -266,7 +266,7 @@ def test_missing_video_weights_name_the_url_and_the_place(tmp_path):
     msg = str(err.value)
     assert "https://download.pytorch.org/models/r3d_18-b3b3357e.pth" in msg
     assert str((Path("resources/weights") / VIDEO_FILES["r3d_18"]).resolve()) in msg
-    assert str(V.hub_cache_path(VIDEO_FILES["r3d_18"])) in msg
+    assert str(hub_cache_path(VIDEO_FILES["r3d_18"])) in msg
 
     configured = tmp_path / "nets" / "rat1.ckpt"
     with pytest.raises(WeightsNotFoundError) as err:

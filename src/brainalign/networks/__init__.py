@@ -15,6 +15,7 @@ _API = {
     "load_backbone_weights": "backbones",
     "output_dim": "backbones",
     "resolve_backbone_weights": "backbones",
+    "resolve_torchvision_weights": "backbones",
     "NETWORKS": "architectures",
     "DeepClusterAlexNet": "architectures",
     "build_network": "architectures",

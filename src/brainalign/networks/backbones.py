@@ -32,7 +32,12 @@ from torch import nn
 
 from brainalign.io.hashing import check_listed_file, sha256_file_cached
 from brainalign.networks.architectures import NETWORKS, build_network
-from brainalign.networks.registry import BACKBONE_NAMES, BACKBONE_WEIGHTS, BACKBONES
+from brainalign.networks.registry import (
+    BACKBONE_NAMES,
+    BACKBONE_WEIGHTS,
+    BACKBONES,
+    WeightsInfo,
+)
 from brainalign.networks.weights import (
     WeightsNotFoundError,
     hub_cache_path,
@@ -46,6 +51,7 @@ __all__ = [
     "FixedInputSize",
     "build_backbone",
     "resolve_backbone_weights",
+    "resolve_torchvision_weights",
     "load_backbone_weights",
     "output_dim",
 ]
@@ -112,12 +118,13 @@ def _torchvision_model(name: str) -> nn.Module:
     return getattr(tvm, name)(weights=None)
 
 
-def _missing_message(name: str, tried: list[Path], configured: str | None) -> str:
-    info = BACKBONE_WEIGHTS[name]
+def _missing_message(
+    name: str, info: WeightsInfo, kind: str, tried: list[Path], configured: str | None
+) -> str:
     place = configured or f"resources/weights/{info.file}"
     where = ", ".join(str(p) for p in tried) if tried else "(no path configured)"
     return (
-        f"trained weights for backbone {name!r} not found (looked at {where}). Expected the "
+        f"trained weights for {kind} {name!r} not found (looked at {where}). Expected the "
         f"file {info.file!r}; get it from {info.source} and place it at "
         f"{Path(place).resolve()}, or pass its path. It is listed in resources/registry.yaml "
         f"as torchvision_{name}: `python -m brainalign.pipeline.download fetch "
@@ -125,8 +132,7 @@ def _missing_message(name: str, tried: list[Path], configured: str | None) -> st
     )
 
 
-def _directory_message(name: str, path: Path) -> str:
-    info = BACKBONE_WEIGHTS[name]
+def _directory_message(name: str, info: WeightsInfo, kind: str, path: Path) -> str:
     inside = path.resolve() / info.file
     there = (
         f"{inside} exists: pass that path"
@@ -134,13 +140,12 @@ def _directory_message(name: str, path: Path) -> str:
         else f"get {info.file!r} from {info.source} and place it at {inside}, then pass that path"
     )
     return (
-        f"trained weights for backbone {name!r}: {path.resolve()} is a directory, not a "
+        f"trained weights for {kind} {name!r}: {path.resolve()} is a directory, not a "
         f"weights file; {there}."
     )
 
 
-def _hub_copy(name: str) -> Path | None:
-    info = BACKBONE_WEIGHTS[name]
+def _hub_copy(info: WeightsInfo) -> Path | None:
     cached = hub_cache_path(info.file)
     if not cached.is_file():
         return None
@@ -154,15 +159,24 @@ def _hub_copy(name: str) -> Path | None:
     return cached
 
 
-def resolve_backbone_weights(name: str, path: str | os.PathLike | None = None) -> Path:
-    """The trained-weights file to read for a torchvision backbone.
+def resolve_torchvision_weights(
+    name: str,
+    path: str | os.PathLike | None,
+    table: Mapping[str, WeightsInfo],
+    kind: str = "backbone",
+) -> Path:
+    """The trained-weights file of a torchvision network listed in ``table``.
 
     Parameters
     ----------
     name : str
-        One of :data:`BACKBONES`.
+        A key of ``table`` (e.g. :data:`~brainalign.networks.registry.BACKBONE_WEIGHTS` or
+        :data:`~brainalign.networks.registry.VIDEO_WEIGHTS`).
     path : path-like, optional
         The configured file; used when it exists.
+    table : mapping name -> WeightsInfo
+    kind : str
+        What the network is, for messages.
 
     Returns
     -------
@@ -179,22 +193,31 @@ def resolve_backbone_weights(name: str, path: str | os.PathLike | None = None) -
     ValueError
         An unknown name, or a hub-cache copy whose hash does not match its name.
     """
-    if name not in BACKBONE_WEIGHTS:
-        raise ValueError(f"{name!r} has no torchvision weights file; known: {list(BACKBONES)}")
+    if name not in table:
+        raise ValueError(f"{name!r} has no torchvision weights file; known: {list(table)}")
+    info = table[name]
     tried: list[Path] = []
     if path:
         p = Path(path)
         if p.is_file():
             return p
         if p.is_dir():
-            raise WeightsNotFoundError(_directory_message(name, p))
+            raise WeightsNotFoundError(_directory_message(name, info, kind, p))
         tried.append(p)
-    if not path or Path(path).name == BACKBONE_WEIGHTS[name].file:
-        cached = _hub_copy(name)
+    if not path or Path(path).name == info.file:
+        cached = _hub_copy(info)
         if cached is not None:
             return cached
-        tried.append(hub_cache_path(BACKBONE_WEIGHTS[name].file))
-    raise WeightsNotFoundError(_missing_message(name, tried, str(path) if path else None))
+        tried.append(hub_cache_path(info.file))
+    raise WeightsNotFoundError(
+        _missing_message(name, info, kind, tried, str(path) if path else None)
+    )
+
+
+def resolve_backbone_weights(name: str, path: str | os.PathLike | None = None) -> Path:
+    """The trained-weights file to read for a torchvision backbone (one of :data:`BACKBONES`);
+    see :func:`resolve_torchvision_weights`."""
+    return resolve_torchvision_weights(name, path, BACKBONE_WEIGHTS, "backbone")
 
 
 def _state_dict_of(obj: Any, file: Path) -> dict[str, torch.Tensor]:

@@ -38,8 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from brainalign.io.hashing import check_listed_file, sha256_file_cached
+from brainalign.io.hashing import check_listed_file
 from brainalign.networks.architectures import build_network, relu_modules
+from brainalign.networks.backbones import resolve_torchvision_weights
 from brainalign.networks.device import deterministic_forward, pick_device
 from brainalign.networks.registry import (
     KNOWN_NETWORKS,
@@ -53,8 +54,6 @@ from brainalign.networks.visualnet import (
     resolve_visualnet_checkpoint,
 )
 from brainalign.networks.weights import (
-    WeightsNotFoundError,
-    hub_cache_path,
     read_checkpoint,
     strip_prefixes,
 )
@@ -143,70 +142,10 @@ def recorded_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     raise ValueError(f"{type(model).__name__} is not a video model of build_video_model")
 
 
-def _hub_copy(name: str) -> Path | None:
-    info = VIDEO_WEIGHTS[name]
-    cached = hub_cache_path(info.file)
-    if not cached.is_file():
-        return None
-    m = _HASH_IN_NAME.search(cached.name)
-    if m and not sha256_file_cached(cached).startswith(m.group(1)):
-        raise ValueError(
-            f"{cached}: the torch hub cache copy is corrupt (its sha256 does not start with "
-            f"{m.group(1)}; {cached.stat().st_size} bytes); delete it and download "
-            f"{info.source} again"
-        )
-    return cached
-
-
-def _missing_message(name: str, tried: list[Path], configured: str | None) -> str:
-    info = VIDEO_WEIGHTS[name]
-    place = Path(configured or f"resources/weights/{info.file}")
-    place = place / info.file if place.is_dir() else place
-    where = ", ".join(str(p) for p in tried) if tried else "(no path configured)"
-    return (
-        f"trained weights for video network {name!r} not found (looked at {where}). Expected "
-        f"the file {info.file!r}; get it from {info.source} and place it at {place.resolve()}, "
-        f"or pass its path. It is listed in resources/registry.yaml as torchvision_{name}: "
-        f"`python -m brainalign.pipeline.download fetch torchvision_{name}` fetches and "
-        f"verifies it."
-    )
-
-
 def resolve_video_weights(name: str, path: str | os.PathLike | None = None) -> Path:
-    """The trained-weights file to read for a torchvision video network.
-
-    Parameters
-    ----------
-    name : {"r3d_18", "mc3_18", "r2plus1d_18"}
-    path : path-like, optional
-        The configured file; used when it exists.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path`` if it is a file; else, when ``path`` is unset or has the expected file name,
-        the torch hub cache copy whose SHA-256 starts with the hash in its name.
-
-    Raises
-    ------
-    WeightsNotFoundError
-        Naming every location tried, the URL and where to place the file.
-    ValueError
-        An unknown name, or a corrupt hub-cache copy.
-    """
-    if name not in VIDEO_WEIGHTS:
-        raise ValueError(f"{name!r} has no torchvision weights file; known: {list(VIDEO_WEIGHTS)}")
-    tried: list[Path] = []
-    if path and Path(path).is_file():
-        return Path(path)
-    if path:
-        tried.append(Path(path))
-    if not path or Path(path).name == VIDEO_WEIGHTS[name].file:
-        cached = _hub_copy(name)
-        if cached is not None:
-            return cached
-        tried.append(hub_cache_path(VIDEO_WEIGHTS[name].file))
-    raise WeightsNotFoundError(_missing_message(name, tried, str(path) if path else None))
+    """The trained-weights file of a torchvision video network (``r3d_18``, ``mc3_18``,
+    ``r2plus1d_18``); see :func:`~brainalign.networks.backbones.resolve_torchvision_weights`."""
+    return resolve_torchvision_weights(name, path, VIDEO_WEIGHTS, "video network")
 
 
 def _load_torchvision_video(model: nn.Module, name: str, file: Path, unsafe: bool) -> None:
