@@ -34,6 +34,11 @@ if "mouse_rsa" in STUDIES:
     include: "workflow/rules/mouse_rsa/main.smk"
 
 
+if "gnet_encoding" in STUDIES:
+
+    include: "workflow/rules/gnet_encoding/main.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 

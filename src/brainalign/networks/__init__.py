@@ -95,6 +95,7 @@ _API = {
     "readout_loss": "gnet",
     "pearson_per_voxel": "gnet",
     "prefilter_outputs": "gnet",
+    "IndexedRows": "gnet_training",
     "build_gnet": "gnet_training",
     "train_gnet": "gnet_training",
     "fit_readouts": "gnet_training",

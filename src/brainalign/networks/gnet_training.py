@@ -37,10 +37,45 @@ from brainalign.networks.gnet import (
     seeded,
 )
 
-__all__ = ["build_gnet", "fit_readouts", "predict", "train_gnet"]
+__all__ = ["IndexedRows", "build_gnet", "fit_readouts", "predict", "train_gnet"]
 
 Subject = object
-Inputs = Mapping[Subject, "np.ndarray | torch.Tensor"]
+Inputs = Mapping[Subject, "np.ndarray | torch.Tensor | IndexedRows"]
+
+
+class IndexedRows:
+    """Rows ``table[index]`` picked lazily: per-trial inputs stored once per image.
+
+    A trial-ordered view of a per-image table (prefilter outputs or images), so repeated
+    showings of an image do not copy its data. Slicing gives another view; the rows are
+    gathered only when a batch is used.
+
+    Parameters
+    ----------
+    table : array or tensor (n_images, ...)
+    index : array_like (n_trials,), int
+        Row of ``table`` for each trial.
+    """
+
+    def __init__(self, table: np.ndarray | torch.Tensor, index: np.ndarray) -> None:
+        self.table = table
+        self.index = np.asarray(index, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def __getitem__(self, key: slice) -> IndexedRows:
+        return IndexedRows(self.table, self.index[key])
+
+    def rows(self) -> np.ndarray | torch.Tensor:
+        """The gathered rows, (len(self), ...)."""
+        if isinstance(self.table, torch.Tensor):
+            return self.table[torch.as_tensor(self.index)]
+        return self.table[self.index]
+
+
+def _rows(x):
+    return x.rows() if isinstance(x, IndexedRows) else x
 
 
 def _sub_seed(seed: int, *labels: int) -> int:
@@ -126,14 +161,14 @@ def _input_fn(
     prefilter: AlexNetPrefilter | None, from_images: bool, device: torch.device
 ) -> Callable[[np.ndarray | torch.Tensor], torch.Tensor]:
     if not from_images:
-        return lambda x: torch.as_tensor(x, dtype=torch.float32).to(device)
+        return lambda x: torch.as_tensor(_rows(x), dtype=torch.float32).to(device)
     if prefilter is None:
         raise ValueError("from_images=True needs a prefilter")
     prefilter = prefilter.to(device).eval()
 
     def through_prefilter(x: np.ndarray | torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return prefilter(_images_to_float(x).to(device))
+            return prefilter(_images_to_float(_rows(x)).to(device))
 
     return through_prefilter
 
@@ -252,6 +287,8 @@ def train_gnet(
         Prefilter outputs (:func:`~brainalign.networks.gnet.prefilter_outputs`) of each
         subject's training trials, in trial order; with ``from_images``, uint8 images
         (n, H, W, 3) that go through ``prefilter`` batch by batch instead (same result).
+        An :class:`IndexedRows` view (per-image table, trial -> image index) stores each
+        image once.
     responses : mapping subject -> array (n, v)
         Single-trial responses, rows matching ``prefiltered``.
     seed : int
@@ -338,7 +375,7 @@ def fit_readouts(
         p.requires_grad_(False)
     to_input = _input_fn(None, False, dev)
     with deterministic_forward(), seeded(seed, dev):
-        in_shape = next(iter(splits.values())).x_train.shape[1:]
+        in_shape = tuple(_rows(next(iter(splits.values())).x_train[:1]).shape[1:])
         n_vox = {s: sp.y_train.shape[1] for s, sp in splits.items()}
         readouts = _readouts(encoder.feature_shapes(in_shape), n_vox, seed)
         model = GNet(None, encoder, readouts).to(dev)

@@ -56,7 +56,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "co
 
 #: Study ids, in the order the workflow includes them (each has a block in the schema, a package
 #: ``brainalign.studies.<id>`` and a rule folder ``workflow/rules/<id>/``).
-STUDIES = ("truzzi2020", "dwivedi2021", "decoding_robustness", "mouse_rsa")
+STUDIES = ("truzzi2020", "dwivedi2021", "decoding_robustness", "mouse_rsa", "gnet_encoding")
 
 
 #: Logger of config-time warnings; with no handler configured (as under Snakemake) Python's

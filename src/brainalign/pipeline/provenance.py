@@ -28,6 +28,7 @@ __all__ = [
     "provenance_fields",
     "with_provenance",
     "rule_provenance",
+    "write_dataset_record",
 ]
 
 #: Columns appended to every result table.
@@ -115,3 +116,31 @@ def rule_provenance(
     of the rule's input files (:func:`hash_files`).
     """
     return provenance_fields(config, hash_files(inputs)[0], rule_seed)
+
+
+def write_dataset_record(
+    path: str | os.PathLike, name: str, files: Iterable[str | os.PathLike], **extra: Any
+) -> dict[str, Any]:
+    """Write a study's ``dataset/dataset.json`` (read by the shared provenance rule).
+
+    Parameters
+    ----------
+    path : path-like
+    name : str
+        The dataset name (results folder).
+    files : iterable of path-like
+        Files (or folders) whose SHA-256 digests identify the data.
+    **extra
+        More JSON-serialisable fields.
+
+    Returns
+    -------
+    dict
+        The record: ``name``, ``dataset_sha256`` (combined), ``files_sha256`` and ``extra``.
+    """
+    from brainalign.io.files import write_json
+
+    combined, per_file = hash_files(files)
+    record = {"name": name, "dataset_sha256": combined, "files_sha256": per_file, **extra}
+    write_json(record, path)
+    return record

@@ -127,8 +127,16 @@ def pool_features(fmaps: Sequence[np.ndarray], prf: ArrayLike, aperture: float =
         if fm.ndim != 4:
             raise ValueError(f"feature maps must be (n, C, H, W), got {fm.shape}")
         g = gaussian_field(x, y, s, fm.shape[2:], aperture)
-        out.append(np.einsum("nchw,hw->nc", fm, g, dtype=np.float64, optimize=True))
+        flat = fm.reshape(fm.shape[0], fm.shape[1], -1)
+        if flat.dtype != np.float64:
+            flat = flat.astype(np.float64)
+        out.append(flat @ g.ravel())  # BLAS matrix-vector product per image
     return np.concatenate(out, axis=1)
+
+
+def _as_float64(fmaps: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The maps in float64 once, so that pooling by every pRF candidate does not convert."""
+    return [np.ascontiguousarray(fm, dtype=np.float64) for fm in fmaps]
 
 
 def _zscore(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,6 +222,7 @@ def fit_fwrf_ridge(
     FwrfRidge
     """
     y = np.asarray(data, dtype=np.float64)
+    fmaps = _as_float64(fmaps)
     grid = prf_grid() if prfs is None else np.atleast_2d(np.asarray(prfs, dtype=np.float64))
     lam = np.asarray(lambdas, dtype=np.float64).ravel()
     train, hold = _holdout_split(y.shape[0], holdout)
@@ -256,7 +265,8 @@ def predict_fwrf_ridge(model: FwrfRidge, fmaps: Sequence[np.ndarray]) -> np.ndar
     -------
     ndarray (n_images, n_voxels)
     """
-    n = np.asarray(fmaps[0]).shape[0]
+    fmaps = _as_float64(fmaps)
+    n = fmaps[0].shape[0]
     out = np.zeros((n, model.prf_index.size))
     for m in np.unique(model.prf_index):
         vox = np.flatnonzero(model.prf_index == m)

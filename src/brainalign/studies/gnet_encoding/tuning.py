@@ -35,31 +35,36 @@ __all__ = [
 N_FEATURES = 512
 R_THRESHOLD = 0.055
 
-_LAYERWISE = (
-    ("c3", 0, 128),
-    ("c4a", 128, 192),
-    ("c4b", 192, 256),
-    ("c5a", 256, 320),
-    ("c5b", 320, 384),
-    ("c6a", 384, 448),
-    ("c6b", 448, 512),
-)
+_LAYERS = ("c3", "c4a", "c4b", "c5a", "c5b", "c6a", "c6b")
 
 
-def layer_groups() -> dict[str, dict[str, np.ndarray]]:
-    """The two partitions of GNet's 512 readout features (§4.3).
+def layer_groups(trunk_width: int = 64, c3_width: int = 128) -> dict[str, dict[str, np.ndarray]]:
+    """The two partitions of GNet's readout features (§4.3).
+
+    Parameters
+    ----------
+    trunk_width : int
+        The encoder's trunk width tw (the paper 64): fmap0 = c3 (``c3_width``) + c4a[:tw] +
+        c4b[:tw], fmap1 = c5a[:tw] + c5b[:tw] + c6a[:tw] + c6b (tw).
+    c3_width : int
 
     Returns
     -------
     dict
-        ``"layerwise"``: c3 [0:128], c4a [128:192], c4b [192:256], c5a [256:320],
-        c5b [320:384], c6a [384:448], c6b [448:512]; ``"bipartite"``: fmap0 [0:256]
-        (c3, c4a, c4b at 25×25) and fmap1 [256:512] (c5a-c6b at 13×13). Values are
-        integer index arrays into the 512 features.
+        ``"layerwise"``: c3, c4a, c4b, c5a, c5b, c6a, c6b; ``"bipartite"``: fmap0 and fmap1.
+        Values are integer index arrays into the readout features. With tw = 64: c3 [0:128],
+        c4a [128:192], c4b [192:256], c5a [256:320], c5b [320:384], c6a [384:448],
+        c6b [448:512]; fmap0 [0:256], fmap1 [256:512].
     """
+    sizes = [c3_width] + [trunk_width] * 6
+    edges = np.cumsum([0, *sizes])
+    layerwise = {
+        n: np.arange(lo, hi) for n, lo, hi in zip(_LAYERS, edges[:-1], edges[1:], strict=True)
+    }
+    split = c3_width + 2 * trunk_width
     return {
-        "layerwise": {name: np.arange(lo, hi) for name, lo, hi in _LAYERWISE},
-        "bipartite": {"fmap0": np.arange(0, 256), "fmap1": np.arange(256, 512)},
+        "layerwise": layerwise,
+        "bipartite": {"fmap0": np.arange(0, split), "fmap1": np.arange(split, edges[-1])},
     }
 
 

@@ -1,0 +1,172 @@
+"""The GNet encoding study end to end on the small test config: outputs, noise ceilings, the
+planted truth (GNet beats the ridge baseline, tuning follows the hierarchy), byte-identical
+reruns; the config checks and the checkpoint round trip."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import REPO, run_snakemake, write_config
+
+from brainalign.io import read_npz
+from brainalign.networks.gnet_training import build_gnet
+from brainalign.rsa import ncsnr_noise_ceiling
+from brainalign.studies.gnet_encoding.models import load_gnet, save_gnet
+from brainalign.studies.gnet_encoding.tuning import layer_groups
+
+SMALL = REPO / "tests" / "configs" / "gnet_encoding" / "small.yaml"
+OUT = Path("results") / "gnet_encoding" / "simulated"
+TABLES = (
+    "accuracy",
+    "accuracy_summary",
+    "model_comparison",
+    "tuning",
+    "training_history",
+    "transfer",
+    "asymmetry",
+)
+ROIS = ["V1", "V2", "V3", "hV4"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("gnet")
+    write_config(wd, SMALL)
+    run_snakemake(wd, "--cores", "2", timeout=1200)
+    return wd
+
+
+def _table(wd, name):
+    return pd.read_csv(wd / OUT / "tables" / f"{name}.csv")
+
+
+@pytest.mark.slow
+def test_outputs_and_ceilings(study):
+    acc = _table(study, "accuracy")
+    assert set(acc["model"]) == {"gnet8j", "gnet8r", "ridge"}
+    assert {"subject", "roi", "voxel", "r", "r2", "ceiling", "explainable_percent"} <= set(acc)
+    for subject in ("subj01", "subj02"):
+        prep = read_npz(study / OUT / "prepared" / f"{subject}.npz")
+        for model, g in acc[acc["subject"] == subject].groupby("model"):
+            g = g.sort_values("voxel")
+            assert g["voxel"].tolist() == list(range(prep["roi"].size)), model
+            want = ncsnr_noise_ceiling(prep["ncsnr"], n_trials=1)
+            np.testing.assert_allclose(g["ceiling"], want, rtol=1e-9)
+            np.testing.assert_allclose(g["explainable_percent"], 1e4 * g["r2"] / want, rtol=1e-9)
+    hist = _table(study, "training_history")
+    assert set(hist["model"]) == {"gnet8j", *(f"gnet8r_{r}" for r in ROIS)} | {
+        f"transfer_{r}" for r in ROIS
+    }
+    assert (hist.groupby("model")["best"].sum() == 2).all()  # one kept epoch x 2 subjects
+    matrix = _table(study, "transfer")
+    assert set(matrix["subject"]) == {"subj01", "subj02", "all"} and len(matrix) == 3 * 16
+    figures = {p.name for p in (study / OUT / "figures").iterdir()}
+    assert {"scatter_gnet8j_vs_gnet8r.png", "transfer_all.png", "transfer_subj02.png",
+            "tuning_layerwise.png", "accuracy_vs_ceiling.png"} <= figures  # fmt: skip
+    assert (study / OUT / "tables" / "provenance.csv").is_file()
+
+
+@pytest.mark.slow
+def test_planted_gnet_beats_ridge(study):
+    s = _table(study, "accuracy_summary")
+    pooled = s[s["subject"] == "all"].pivot(index="roi", columns="model", values="median_r")
+    better = pooled[["gnet8j", "gnet8r"]].max(axis=1) > pooled["ridge"]
+    assert better.any(), pooled
+
+
+@pytest.mark.slow
+def test_planted_tuning_follows_hierarchy(study):
+    """The layer group that alone predicts an area best is earlier for V1 than for hV4."""
+    t = _table(study, "tuning")
+    t = t[(t["subject"] == "all") & (t["partition"] == "layerwise")]
+    order = list(layer_groups()["layerwise"])
+    best = {roi: order.index(g.set_index("group")["shared_percent"].idxmax())
+            for roi, g in t.groupby("roi")}  # fmt: skip
+    assert best["V1"] < best["hV4"], best
+
+
+@pytest.mark.slow
+def test_same_config_twice_gives_identical_tables(study, tmp_path):
+    wd = tmp_path / "again"
+    write_config(wd, SMALL)
+    run_snakemake(wd, "--cores", "2", timeout=1200)
+    for name in TABLES:
+        a = (study / OUT / "tables" / f"{name}.csv").read_bytes()
+        assert a == (wd / OUT / "tables" / f"{name}.csv").read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"rois": ["V2", "V1", "V3"]}, "must follow the hierarchy; write \\['V1', 'V2', 'V3'\\]"),
+        ({"rois": ["V1", "hV4"]}, "needs >= 3 ROIs"),
+        ({"image_size": 40}, "image_size': 40 px is too small"),
+        ({"prefilter": {"trained": True}}, "networks.weights.alexnet': .*nowhere/alex.pth"),
+    ],
+)
+def test_config_errors(tmp_path, block, message):
+    weights = {"alexnet": "nowhere/alex.pth"}  # not the hub cache's file name
+    write_config(tmp_path, {"networks": {"weights": weights}, "gnet_encoding": block})
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    assert re.search(message, proc.stdout + proc.stderr), proc.stderr[-2000:]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = build_gnet((192, 7, 7), {"subj01": 5, "subj02": 3}, seed=4, trunk_width=8).eval()
+    meta = {"in_shape": [192, 7, 7], "n_voxels": {"subj01": 5, "subj02": 3}, "trunk_width": 8}
+    save_gnet(tmp_path / "m.pt", model, meta)
+    loaded, got = load_gnet(tmp_path / "m.pt")
+    assert got == meta
+    x = torch.rand(4, 192, 7, 7)
+    with torch.no_grad():
+        assert torch.equal(model(x, "subj02"), loaded(x, "subj02"))
+
+
+def test_layer_groups_follow_trunk_width():
+    g = layer_groups(trunk_width=32)
+    sizes = [len(v) for v in g["layerwise"].values()]
+    assert sizes == [128, 32, 32, 32, 32, 32, 32]
+    assert np.array_equal(np.concatenate(list(g["layerwise"].values())), np.arange(320))
+    assert len(g["bipartite"]["fmap0"]) == 192 and g["bipartite"]["fmap1"][0] == 192
+
+
+def _prepared(seed: int, n_images: int = 24, n_trials: int = 60, n_vox: int = 6) -> dict:
+    rng = np.random.default_rng(seed)
+    split = np.zeros(n_trials, np.int8)
+    split[-12:] = 1
+    return {
+        "images": rng.integers(0, 256, (n_images, 64, 64, 3), dtype=np.uint8),
+        "trial_image": rng.integers(0, n_images, n_trials),
+        "split": split,
+        "responses": rng.standard_normal((n_trials, n_vox)).astype(np.float32),
+        "roi": np.array([1, 1, 2, 3, 4, 4]),
+        "ncsnr": rng.uniform(0, 1, n_vox).astype(np.float32),
+    }
+
+
+def test_cached_prefilter_equals_images_path():
+    """Prefilter once per image vs through it every batch: same models, accuracy, transfer."""
+    from brainalign.studies.gnet_encoding import models as M
+
+    prep = {"subj01": _prepared(0), "subj02": _prepared(1)}
+    training = {"epochs": 1, "batch_size": 20, "lr": 3e-3, "holdout": 0.1, "trunk_width": 4}
+    training["l1"] = 0.1
+    runs = []
+    for cache in (True, False):
+        inputs = M.model_inputs(prep, weights=None, seed=1, cache=cache)
+        vox = M.roi_voxels(prep, "V1")
+        model, _, best = M.train_model(inputs, vox, training, seed=3)
+        acc = M.validation_accuracy(model, inputs, prep, vox, "gnet8r_V1")
+        moved, _, _ = M.transfer_readouts(model.encoder, inputs, training, 1, seed=4)
+        runs.append((model, acc, M.validation_accuracy(moved, inputs, prep, None, "t"), best))
+    (a, acc_a, tr_a, best_a), (b, acc_b, tr_b, best_b) = runs
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert acc_a.equals(acc_b) and tr_a.equals(tr_b) and best_a == best_b
+    assert list(acc_a["roi"]) == ["V1", "V1"] * 2 and set(tr_a["roi"]) == set(ROIS)
