@@ -146,6 +146,23 @@ def test_ridge_equals_sklearn_fixed_prf():
     np.testing.assert_allclose(predict_fwrf_ridge(fit, fmaps), sk.predict(z), atol=1e-10)
 
 
+def test_ridge_rows_equal_materialised_trials():
+    """Maps once per image + a trial -> image index == the per-trial maps (float32 too)."""
+    rng = np.random.default_rng(6)
+    maps = [rng.normal(size=(30, 3, 8, 8)).astype(np.float32), rng.normal(size=(30, 2, 4, 4))]
+    rows = rng.integers(0, 30, 90)
+    y = rng.normal(size=(90, 4))
+    kw = {"lambdas": [1.0, 10.0], "prfs": prf_grid(n_sigmas=2, min_spacing=3.0)}
+    a = fit_fwrf_ridge(maps, y, rows=rows, **kw)
+    b = fit_fwrf_ridge([m[rows] for m in maps], y, **kw)
+    np.testing.assert_array_equal(a.prf_index, b.prf_index)
+    np.testing.assert_allclose(a.coefs, b.coefs, rtol=1e-9, atol=1e-12)
+    new = rng.integers(0, 30, 20)
+    np.testing.assert_allclose(
+        predict_fwrf_ridge(a, maps, rows=new), predict_fwrf_ridge(b, [m[new] for m in maps])
+    )
+
+
 def test_ridge_recovers_planted_prf():
     rng = np.random.default_rng(5)
     grid = prf_grid(sigmas=[0.1, 0.2, 0.35], min_spacing=2.0, aperture=0.8)

@@ -1,13 +1,11 @@
 """Read the Kay-format files through the real loader: the record and the kept items."""
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from brainalign.data.kay2008 import load_kay
-from brainalign.io import atomic_path, write_table
-from brainalign.pipeline.provenance import hash_files, rule_provenance, with_provenance
+from brainalign.io import write_table
+from brainalign.pipeline.provenance import rule_provenance, with_provenance, write_dataset_record
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.studies.decoding_robustness.names import voxel_filter_of
 
@@ -30,10 +28,7 @@ with rule_context(snakemake) as log:
     log.info("%d voxels kept (%s filter)", data.n_voxels, data.voxel_filter)
     write_table(with_provenance(items, rule_provenance(snakemake.config, files)),
                 snakemake.output.item_table)  # fmt: skip
-    combined, per_file = hash_files(files)
-    record = {"name": p.name, "dataset_sha256": combined, "files_sha256": per_file,
-              "n_train": int(data.n_train), "n_test": int(data.n_test),
-              "n_voxels": int(data.n_voxels), "voxel_filter": data.voxel_filter,
-              "class_names": list(data.class_names)}  # fmt: skip
-    with atomic_path(snakemake.output.record) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_dataset_record(snakemake.output.record, p.name, files, n_train=int(data.n_train),
+                         n_test=int(data.n_test), n_voxels=int(data.n_voxels),
+                         voxel_filter=data.voxel_filter,
+                         class_names=list(data.class_names))  # fmt: skip

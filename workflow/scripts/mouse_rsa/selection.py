@@ -1,12 +1,11 @@
 """Select the experiments (areas x depths x cre line x stimuli) of the cache, as the SDK does,
 and record the dataset (names and checksums of the small cache files; sizes of the big ones)."""
 
-import json
 from pathlib import Path
 
 from brainalign.data.allen import select_experiments
-from brainalign.io import atomic_path, write_table
-from brainalign.pipeline.provenance import hash_files
+from brainalign.io import write_table
+from brainalign.pipeline.provenance import write_dataset_record
 from brainalign.pipeline.rulekit import rule_context
 
 with rule_context(snakemake) as log:
@@ -17,9 +16,7 @@ with rule_context(snakemake) as log:
     write_table(sel, snakemake.output.experiments)
     cache = Path(p.cache)
     small = list(cache.glob("*.json"))
-    combined, per_file = hash_files(sorted(small) + sorted(Path(f) for f in sel["events"]))
     sizes = {Path(f).name: Path(f).stat().st_size for f in sel["nwb"].unique()}
-    record = {"name": p.name, "dataset_sha256": combined, "files_sha256": per_file,
-              "nwb_bytes": sizes}  # fmt: skip
-    with atomic_path(snakemake.output.record) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_dataset_record(snakemake.output.record, p.name,
+                         sorted(small) + sorted(Path(f) for f in sel["events"]),
+                         nwb_bytes=sizes)  # fmt: skip

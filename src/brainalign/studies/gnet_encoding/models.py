@@ -341,13 +341,14 @@ def ridge_accuracy(
         sigma_range=tuple(ridge["sigma_range"]),
     )
     fit = fit_fwrf_ridge(
-        [m[train] for m in maps],
+        maps,
         y[split == TRAIN],
         lambdas=ridge["lambdas"],
         prfs=grid,
         holdout=holdout,
+        rows=train,
     )
-    r, r2 = voxel_accuracy(predict_fwrf_ridge(fit, [m[val] for m in maps]), y[split == VALIDATION])
+    r, r2 = voxel_accuracy(predict_fwrf_ridge(fit, maps, rows=val), y[split == VALIDATION])
     table = pd.DataFrame(
         {
             "subject": subject,

@@ -128,15 +128,25 @@ def pool_features(fmaps: Sequence[np.ndarray], prf: ArrayLike, aperture: float =
             raise ValueError(f"feature maps must be (n, C, H, W), got {fm.shape}")
         g = gaussian_field(x, y, s, fm.shape[2:], aperture)
         flat = fm.reshape(fm.shape[0], fm.shape[1], -1)
-        if flat.dtype != np.float64:
+        if flat.dtype not in (np.float32, np.float64):
             flat = flat.astype(np.float64)
-        out.append(flat @ g.ravel())  # BLAS matrix-vector product per image
+        # BLAS matrix-vector product per image, in the maps' precision (float32 maps of real
+        # data stay float32: tens of GB otherwise), pooled values in float64
+        out.append((flat @ g.ravel().astype(flat.dtype)).astype(np.float64))
     return np.concatenate(out, axis=1)
 
 
-def _as_float64(fmaps: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The maps in float64 once, so that pooling by every pRF candidate does not convert."""
-    return [np.ascontiguousarray(fm, dtype=np.float64) for fm in fmaps]
+def _contiguous(fmaps: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The maps as contiguous float arrays once, not once per pRF candidate."""
+    return [
+        np.ascontiguousarray(fm, dtype=fm.dtype if fm.dtype == np.float32 else np.float64)
+        for fm in fmaps
+    ]
+
+
+def _pooled_rows(fmaps, prf, aperture: float, rows: np.ndarray | None) -> np.ndarray:
+    pooled = pool_features(fmaps, prf, aperture)
+    return pooled if rows is None else pooled[rows]
 
 
 def _zscore(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,15 +209,16 @@ def fit_fwrf_ridge(
     prfs: ArrayLike | None = None,
     holdout: float | ArrayLike = 0.1,
     aperture: float = 1.0,
+    rows: ArrayLike | None = None,
 ) -> FwrfRidge:
     """Fit the ridge fwRF: per voxel the best pRF and λ on a holdout, weights refit on all.
 
     Parameters
     ----------
     fmaps : sequence of arrays (n_images, C_k, H_k, W_k)
-        Precomputed feature maps of the training images.
-    data : array_like (n_images, n_voxels)
-        Responses, row-aligned with ``fmaps``.
+        Precomputed feature maps (float32 maps are pooled in float32).
+    data : array_like (n_samples, n_voxels)
+        Responses, row-aligned with ``fmaps``, or with ``fmaps[k][rows]``.
     lambdas : array_like
         Ridge penalties (§4.3: logspace(3, 6, 9)).
     prfs : array_like (n_models, 3), optional
@@ -216,13 +227,17 @@ def fit_fwrf_ridge(
         Fraction of trials held out at the end, or the indices of the holdout trials.
     aperture : float
         See :func:`gaussian_field`.
+    rows : array_like (n_samples,), optional
+        Row of the maps for each sample (trials showing an image more than once): the maps are
+        pooled once per image, then indexed.
 
     Returns
     -------
     FwrfRidge
     """
     y = np.asarray(data, dtype=np.float64)
-    fmaps = _as_float64(fmaps)
+    fmaps = _contiguous(fmaps)
+    rows = None if rows is None else np.asarray(rows)
     grid = prf_grid() if prfs is None else np.atleast_2d(np.asarray(prfs, dtype=np.float64))
     lam = np.asarray(lambdas, dtype=np.float64).ravel()
     train, hold = _holdout_split(y.shape[0], holdout)
@@ -232,7 +247,7 @@ def fit_fwrf_ridge(
     chosen = np.zeros(n_vox)
     coefs = intercept = f_mean = f_std = None
     for m, prf in enumerate(grid):
-        z, mean, std = _zscore(pool_features(fmaps, prf, aperture))
+        z, mean, std = _zscore(_pooled_rows(fmaps, prf, aperture, rows))
         alphas, w, score, b = solve_ridge_cv_svd(
             z, y, alphas=lam, fit_intercept=True, cv=[(train, hold)], warn=False
         )
@@ -253,24 +268,29 @@ def fit_fwrf_ridge(
     return FwrfRidge(grid, index, chosen, best, coefs, intercept, f_mean, f_std, aperture)
 
 
-def predict_fwrf_ridge(model: FwrfRidge, fmaps: Sequence[np.ndarray]) -> np.ndarray:
+def predict_fwrf_ridge(
+    model: FwrfRidge, fmaps: Sequence[np.ndarray], rows: ArrayLike | None = None
+) -> np.ndarray:
     """Predict responses to new images' feature maps.
 
     Parameters
     ----------
     model : FwrfRidge
     fmaps : sequence of arrays (n_images, C_k, H_k, W_k)
+    rows : array_like (n_samples,), optional
+        Row of the maps for each sample, as in :func:`fit_fwrf_ridge`.
 
     Returns
     -------
-    ndarray (n_images, n_voxels)
+    ndarray (n_samples, n_voxels)
     """
-    fmaps = _as_float64(fmaps)
-    n = fmaps[0].shape[0]
+    fmaps = _contiguous(fmaps)
+    rows = None if rows is None else np.asarray(rows)
+    n = fmaps[0].shape[0] if rows is None else rows.size
     out = np.zeros((n, model.prf_index.size))
     for m in np.unique(model.prf_index):
         vox = np.flatnonzero(model.prf_index == m)
-        feats = pool_features(fmaps, model.prfs[m], model.aperture)
+        feats = _pooled_rows(fmaps, model.prfs[m], model.aperture, rows)
         mean, std = model.feature_mean[:, vox], model.feature_std[:, vox]
         z = (feats[:, :, None] - mean[None]) / std[None]
         out[:, vox] = np.einsum("npv,pv->nv", z, model.coefs[:, vox]) + model.intercept[vox]
