@@ -408,13 +408,10 @@ def pearson_per_voxel(
     np.ndarray, (v,)
         NaN where either column is constant.
     """
+    from brainalign.stats.encoding import voxel_accuracy
+
     p = np.asarray(torch.as_tensor(pred).detach().cpu(), dtype=np.float64)
     t = np.asarray(torch.as_tensor(target).detach().cpu(), dtype=np.float64)
     if p.shape != t.shape or p.ndim != 2:
         raise ValueError(f"pred {p.shape} and target {t.shape} must both be (n, v)")
-    p = p - p.mean(axis=0)
-    t = t - t.mean(axis=0)
-    den = np.sqrt((p**2).sum(axis=0) * (t**2).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (p * t).sum(axis=0) / den
-    return np.where(den > 0, r, np.nan)
+    return voxel_accuracy(p, t)[0]  # the core's per-voxel Pearson r
