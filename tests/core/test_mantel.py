@@ -236,21 +236,39 @@ def test_all_kernel_modes_agree(ties):
         np.testing.assert_array_equal(kendall_s(fixed, [perm], inv, False, force_mode=mode)[0], s)
 
 
-@pytest.mark.slow
-def test_large_rdm_fenwick_path_equals_scipy():
-    """N = 200 (19,900 pairs) is beyond the bitset structure and uses the Fenwick kernel."""
-    rng = np.random.default_rng(70)
-    n = 200
-    x, y = _rdm(rng, n), _rdm(rng, n, 2)
-    vy = condensed(y)
-    assert kendall_mode(vy.size, kendall_fixed(condensed(x), n), kendall_permuted(vy, n)) == (
-        _kernels.MODE_FENWICK
-    )
-    perms = draw_permutations(n, 20, 1)
-    obs, null = permutation_statistics(x, y, "tau_b", perms)
-    assert abs(obs - ss.kendalltau(condensed(x), vy).statistic) <= 1e-12
-    expected = np.array([ss.kendalltau(_permuted(x, p), vy).statistic for p in perms])
-    np.testing.assert_allclose(null, expected, rtol=0, atol=1e-12)
+LARGE_MODES = {
+    "none": (_kernels.MODE_FAST, _kernels.MODE_CORRECTED, _kernels.MODE_GROUPED),
+    "light": (_kernels.MODE_CORRECTED, _kernels.MODE_GROUPED),
+    "heavy": (_kernels.MODE_GROUPED,),
+}
+
+
+@pytest.mark.parametrize("n", [300, 1000])
+@pytest.mark.parametrize("ties", list(LARGE_MODES))
+def test_large_rdms_bit_equal_to_scipy_in_every_mode(n, ties):
+    """N = 300 (44,850 pairs: 4-level structure) and 1000 (499,500: 5 levels), with and
+    without ties: every permuted tau is bit-equal to ``scipy.stats.kendalltau`` and every
+    applicable kernel mode (the Fenwick fallback included) gives the same S."""
+    rng = np.random.default_rng(n + 3 * len(ties))
+    x, y = _rdm(rng, n), _rdm(rng, n, latent=0.0)
+    vx, vy = condensed(x), condensed(y)
+    if ties == "light":
+        vx, vy = _light_ties(vx, 40, rng), _light_ties(vy, 25, rng)
+    elif ties == "heavy":
+        vx, vy = np.round(vx, 2), np.round(vy, 3)
+    fixed, perm = kendall_fixed(vx, n), kendall_permuted(vy, n)
+    assert vx.size > (1 << 14)  # beyond the 3-level structure
+    assert kendall_mode(vx.size, fixed, perm) == LARGE_MODES[ties][0]
+    perms = draw_permutations(n, 3, 9)
+    obs, null = permutation_statistics(vx, vy, "tau_b", perms)
+    assert obs == ss.kendalltau(vx, vy).statistic
+    xs = squareform(vx)
+    expected = np.array([ss.kendalltau(_permuted(xs, p), vy).statistic for p in perms])
+    np.testing.assert_array_equal(null, expected)
+    s_default = kendall_s(fixed, [perm], perms, True)[0]
+    for mode in (*LARGE_MODES[ties], _kernels.MODE_FENWICK):
+        np.testing.assert_array_equal(kendall_s(fixed, [perm], perms, True, force_mode=mode)[0],
+                                      s_default)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- many / threads
@@ -402,3 +420,24 @@ def test_invalid_arguments_raise():
         mantel_test(x_asym, y)
     with pytest.raises(ValueError, match="n_jobs"):
         mantel_test(x, y, n_jobs=0)
+
+
+@pytest.mark.parametrize("n", [40, 200])
+def test_mixed_modes_in_one_call_equal_separate_calls(n):
+    """Permuted RDMs of every tie kind in one kernel call (shared gather indices, permutations
+    processed in pairs, an odd count so the last one is alone) give the S of separate calls."""
+    rng = np.random.default_rng(n)
+    vx = condensed(_rdm(rng, n))
+    vys = [condensed(_rdm(rng, n)) for _ in range(4)]
+    vys[1] = _light_ties(vys[1], 7, rng)
+    vys[2] = np.round(vys[2], 2)
+    fixed = kendall_fixed(vx, n)
+    sides = [kendall_permuted(v, n) for v in vys]
+    perms = draw_permutations(n, 71, 4)
+    together = kendall_s(fixed, sides, perms, True)
+    modes = {kendall_mode(vx.size, fixed, p) for p in sides}
+    assert {_kernels.MODE_FAST, _kernels.MODE_CORRECTED, _kernels.MODE_GROUPED} <= modes
+    for k, side in enumerate(sides):
+        np.testing.assert_array_equal(together[k], kendall_s(fixed, [side], perms, True)[0])
+        single = np.stack([kendall_s(fixed, [side], perms[i : i + 1], True)[0] for i in (0, 70)])
+        np.testing.assert_array_equal(single[:, 0], together[k, [0, 70]])

@@ -15,24 +15,32 @@ with ``lo[t]``/``hi[t]``, the first and last rank of the tie group of ``t``.  Fo
 ``q`` the permuted ranks in fixed-side order are ``tab[q[ii[k]] * n + q[jj[k]]]``; without ties
 ``S = M (M - 1) / 2 - 2 * inversions``.
 
-Inversions are counted with a three-level structure over the ranks ``0..M`` (``M < 65535``):
+Inversions are counted with a radix structure of 16-way levels over the ranks ``0..M``:
 
 * ``bits``: a bitset, 64 ranks per word -> "inserted ranks greater than ``h`` in ``h``'s word"
   is one shift and one POPCNT;
 * ``a1[w]`` (uint16): inserted ranks in words ``> w`` of the same 16-word group (1,024 ranks);
-* ``a2[g]`` (uint16): inserted ranks in groups ``> g``.
+* ``a2[g]`` (uint16): inserted ranks in groups ``> g`` of the same 16-group supergroup
+  (16,384 ranks);
+* ``a3[s]`` (uint32): inserted ranks in supergroups ``> s`` of the same hypergroup (262,144
+  ranks), only when ``M >= 16,384``;
+* ``a4[h]`` (uint32): inserted ranks in hypergroups ``> h``, only when ``M >= 262,144``.
 
-A query is one popcount plus two loads; an insertion sets one bit and adds 1 to a prefix of one
-16-lane ``a1`` group and of ``a2``, each a single 16 x uint16 vector add emitted directly as LLVM
-IR (so it does not depend on the auto-vectoriser).  The gather index of each pair depends only on
-the permutation, so it is computed once per permutation and shared by all permuted RDMs.  The
-gather stays scalar on purpose: vector gathers are several times slower than scalar loads on
-current x86 microcode.
+A query is one popcount plus one load per level; an insertion sets one bit and adds 1 to a
+prefix of one 16-lane vector per level (``<16 x i16>`` or ``<16 x i32>``, emitted directly as
+LLVM IR so it does not depend on the auto-vectoriser).  So one permutation costs ``O(M log M)``
+with a small constant and no cliff: each depth (3, 4 or 5 levels, up to ``M < 2^22`` pairs,
+N <= 2,896 conditions) is its own compiled variant, the absent levels passed as ``None`` and
+pruned at compile time, so small RDMs pay nothing for the deeper levels.  The gather index of
+each pair depends only on the permutation, so it is computed once per permutation and shared by
+all permuted RDMs.  The gather stays scalar on purpose: vector gathers are several times slower
+than scalar loads on current x86 microcode.
 
 Ties: light ties use the no-ties count plus an exact correction over the tie groups
-(``O(sum c^2)``); heavy ties use a grouped count with two queries per element; ``M >= 65535``
-uses a Fenwick tree.  All kernels are deterministic and every permutation's result is computed by
-one thread in a fixed order, so any number of threads gives bit-identical output.
+(``O(sum c^2)``); heavy ties use a grouped count with two queries per element.  Beyond
+``2^22 - 1`` pairs a Fenwick tree takes over (``O(M log M)`` as well, larger constant).  All
+kernels are deterministic and every permutation's result is computed by one thread in a fixed
+order, so any number of threads gives bit-identical output.
 """
 
 from __future__ import annotations
@@ -55,8 +63,8 @@ __all__ = [
     "partial_dots",
 ]
 
-#: Largest number of pairs M handled by the bitset structure (ranks 0..M fit 16 x 16 words).
-MAX_PAIRS_FAST = 16383
+#: Largest number of pairs M handled by the bitset structure (ranks 0..M fit five levels).
+MAX_PAIRS_FAST = (1 << 22) - 1
 
 MODE_FAST = 0  # no ties on either side
 MODE_CORRECTED = 1  # light ties: no-ties count + exact tie correction
@@ -68,6 +76,8 @@ _U1 = np.uint64(1)
 _U4 = np.uint64(4)
 _U6 = np.uint64(6)
 _U10 = np.uint64(10)
+_U14 = np.uint64(14)
+_U18 = np.uint64(18)
 _U15 = np.uint64(15)
 _U63 = np.uint64(63)
 _LANES = 16
@@ -93,23 +103,26 @@ def _popcount(typingctx, x):
 def _prefix_inc(typingctx, arr, offset, limit):
     """``arr[offset + u] += 1`` for the lanes ``u < limit`` of ``u in range(16)``.
 
-    ``arr`` is a 1-D uint16 array with at least ``offset + 16`` elements.  Emitted as one
-    unaligned ``<16 x i16>`` load, compare, masked add and store (256-bit: no AVX-512
-    frequency penalty; plain SSE/NEON code elsewhere).
+    ``arr`` is a 1-D uint16 or uint32 array with at least ``offset + 16`` elements.  Emitted
+    as one unaligned ``<16 x i16>`` (or ``<16 x i32>``) load, compare, masked add and store
+    (256-bit vectors for uint16: no AVX-512 frequency penalty; plain SSE/NEON code elsewhere).
     """
-    if not (isinstance(arr, types.Array) and arr.dtype == types.uint16 and arr.ndim == 1):
+    if not (
+        isinstance(arr, types.Array) and arr.dtype in (types.uint16, types.uint32) and arr.ndim == 1
+    ):
         return None
+    width = arr.dtype.bitwidth
     sig = types.void(arr, types.uint64, types.uint64)
 
     def codegen(context, builder, signature, args):
         ary = context.make_array(signature.args[0])(context, builder, args[0])
-        i16 = ir.IntType(16)
+        ity = ir.IntType(width)
         i32 = ir.IntType(32)
-        vty = ir.VectorType(i16, _LANES)
+        vty = ir.VectorType(ity, _LANES)
         ptr = builder.gep(ary.data, [args[1]])
         vptr = builder.bitcast(ptr, vty.as_pointer())
-        vec = builder.load(vptr, align=2)
-        lim = builder.trunc(args[2], i16)
+        vec = builder.load(vptr, align=width // 8)
+        lim = builder.trunc(args[2], ity)
         undef = ir.Constant(vty, ir.Undefined)
         one = builder.insert_element(undef, lim, ir.Constant(i32, 0))
         splat = builder.shuffle_vector(
@@ -118,7 +131,7 @@ def _prefix_inc(typingctx, arr, offset, limit):
         iota = ir.Constant(vty, list(range(_LANES)))
         mask = builder.icmp_unsigned("<", iota, splat)
         inc = builder.add(vec, ir.Constant(vty, [1] * _LANES))
-        builder.store(builder.select(mask, inc, vec), vptr, align=2)
+        builder.store(builder.select(mask, inc, vec), vptr, align=width // 8)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -130,56 +143,120 @@ def _prefix_inc(typingctx, arr, offset, limit):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _count_greater(bits, a1, a2, h):
+def _count_greater(bits, a1, a2, a3, a4, h):
     """Number of inserted ranks strictly greater than ``h`` (uint64, ``0 <= h <= M``)."""
     w = h >> _U6
-    return _popcount(bits[w] >> (h & _U63) >> _U1) + np.uint64(a1[w]) + np.uint64(a2[h >> _U10])
+    c = _popcount(bits[w] >> (h & _U63) >> _U1) + np.uint64(a1[w]) + np.uint64(a2[h >> _U10])
+    # ``a3``/``a4`` None: the level does not exist in this compiled variant (pruned)
+    if a3 is not None:
+        c += np.uint64(a3[h >> _U14])
+    if a4 is not None:
+        c += np.uint64(a4[h >> _U18])
+    return c
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _insert(bits, a1, a2, t):
+def _insert(bits, a1, a2, a3, a4, t):
     w = t >> _U6
     bits[w] |= _U1 << (t & _U63)
     grp = t >> _U10
     _prefix_inc(a1, grp << _U4, w & _U15)
-    _prefix_inc(a2, _U0, grp)
+    if a3 is None:
+        _prefix_inc(a2, _U0, grp)
+    else:
+        sup = t >> _U14
+        _prefix_inc(a2, sup << _U4, grp & _U15)
+        if a4 is None:
+            _prefix_inc(a3, _U0, sup)
+        else:
+            hyp = t >> _U18
+            _prefix_inc(a3, hyp << _U4, sup & _U15)
+            _prefix_inc(a4, _U0, hyp)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _step(bits, a1, a2, t):
-    g = _count_greater(bits, a1, a2, t)
-    _insert(bits, a1, a2, t)
+def _step(bits, a1, a2, a3, a4, t):
+    g = _count_greater(bits, a1, a2, a3, a4, t)
+    _insert(bits, a1, a2, a3, a4, t)
     return g
 
 
 @njit(cache=True, nogil=True)
-def _inv_fast(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, record, seq, pos):
+def _inv_fast(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4):
     """Inversions of the gathered rank sequence (ranks treated as distinct).
 
     ``idx_mode``: 0 gathers through ``qr, qc, ii, jj``; 1 does the same and stores the gather
     indices in ``idx``; 2 reuses ``idx`` (from an earlier call with the same permutation).
-    With ``record`` (needs ``idx_mode >= 1``) the sequence (``seq[k] = t``) and its inverse
-    (``pos[t] = k``) are stored for the tie correction.
     """
     m = ii.shape[0]
     greater = _U0
     if idx_mode == 0:
         for k in range(m):
-            greater += _step(bits, a1, a2, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
+            greater += _step(bits, a1, a2, a3, a4, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
     elif idx_mode == 1:
         for k in range(m):
             j = qr[ii[k]] + qc[jj[k]]
             idx[k] = j
-            greater += _step(bits, a1, a2, np.uint64(tab[j]))
+            greater += _step(bits, a1, a2, a3, a4, np.uint64(tab[j]))
     else:
         for k in range(m):
-            greater += _step(bits, a1, a2, np.uint64(tab[idx[k]]))
-    if record:
-        for k in range(m):
-            t = np.uint64(tab[idx[k]])
-            seq[k] = t
-            pos[t] = k
+            greater += _step(bits, a1, a2, a3, a4, np.uint64(tab[idx[k]]))
     return np.int64(greater)
+
+
+@njit(cache=True, nogil=True)
+def _inv_pair(tab, idx, idx_mode, qr, qc, ii, jj, b0, x0, y0, u0, v0, b1, x1, y1, u1, v1):
+    """Inversions of two permutations' sequences in one interleaved pass (no ties).
+
+    Row ``u`` (0, 1) of ``idx``, ``qr``, ``qc`` and the structure ``b<u>, x<u>, ...`` (bits,
+    a1, a2, a3, a4) belongs to permutation ``u``; ``idx_mode`` as in :func:`_inv_fast`.  The
+    two insert/query chains are independent, so the CPU overlaps them (about 1.4x the
+    throughput of two single passes).
+    """
+    m = ii.shape[0]
+    g0 = _U0
+    g1 = _U0
+    r0, c0, r1, c1, i0, i1 = qr[0], qc[0], qr[1], qc[1], idx[0], idx[1]
+    if idx_mode == 0:
+        for k in range(m):
+            t0 = np.uint64(tab[r0[ii[k]] + c0[jj[k]]])
+            t1 = np.uint64(tab[r1[ii[k]] + c1[jj[k]]])
+            g0 += _count_greater(b0, x0, y0, u0, v0, t0)
+            g1 += _count_greater(b1, x1, y1, u1, v1, t1)
+            _insert(b0, x0, y0, u0, v0, t0)
+            _insert(b1, x1, y1, u1, v1, t1)
+    elif idx_mode == 1:
+        for k in range(m):
+            j0 = r0[ii[k]] + c0[jj[k]]
+            j1 = r1[ii[k]] + c1[jj[k]]
+            i0[k] = j0
+            i1[k] = j1
+            t0 = np.uint64(tab[j0])
+            t1 = np.uint64(tab[j1])
+            g0 += _count_greater(b0, x0, y0, u0, v0, t0)
+            g1 += _count_greater(b1, x1, y1, u1, v1, t1)
+            _insert(b0, x0, y0, u0, v0, t0)
+            _insert(b1, x1, y1, u1, v1, t1)
+    else:
+        for k in range(m):
+            t0 = np.uint64(tab[i0[k]])
+            t1 = np.uint64(tab[i1[k]])
+            g0 += _count_greater(b0, x0, y0, u0, v0, t0)
+            g1 += _count_greater(b1, x1, y1, u1, v1, t1)
+            _insert(b0, x0, y0, u0, v0, t0)
+            _insert(b1, x1, y1, u1, v1, t1)
+    return np.int64(g0), np.int64(g1)
+
+
+@njit(cache=True, nogil=True)
+def _recorded_correction(tab, idx, seq, pos, lo, fstart, fend, vlo, vhi):
+    """:func:`_tie_correction` of the sequence gathered through ``idx`` (``seq[k] = t``, and
+    its inverse ``pos[t] = k``, are filled here)."""
+    for k in range(idx.shape[0]):
+        t = np.uint64(tab[idx[k]])
+        seq[k] = t
+        pos[t] = k
+    return _tie_correction(seq, pos, lo, fstart, fend, vlo, vhi)
 
 
 @njit(cache=True, nogil=True)
@@ -209,7 +286,7 @@ def _tie_correction(seq, pos, lo, fstart, fend, vlo, vhi):
 
 
 @njit(cache=True, nogil=True)
-def _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2):
+def _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2, a3, a4):
     """Kendall S with ties on either or both sides (deferred insertion per fixed group)."""
     s = np.int64(0)
     inserted = np.int64(0)
@@ -218,12 +295,12 @@ def _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2):
         b = starts[g + 1]
         for k in range(a, b):
             t = np.uint64(tab[qr[ii[k]] + qc[jj[k]]])
-            greater = np.int64(_count_greater(bits, a1, a2, np.uint64(hi[t])))
+            greater = np.int64(_count_greater(bits, a1, a2, a3, a4, np.uint64(hi[t])))
             # ranks < lo = inserted - ranks > lo - 1 (rank 0 is never used)
-            less = inserted - np.int64(_count_greater(bits, a1, a2, np.uint64(lo[t]) - _U1))
+            less = inserted - np.int64(_count_greater(bits, a1, a2, a3, a4, np.uint64(lo[t]) - _U1))
             s += less - greater
         for k in range(a, b):
-            _insert(bits, a1, a2, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
+            _insert(bits, a1, a2, a3, a4, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
         inserted += b - a
     return s
 
@@ -258,6 +335,147 @@ def _s_fenwick(tab, qr, qc, ii, jj, starts, lo, hi, tree):
                 r += r & -r
         inserted += b - a
     return s
+
+
+@njit(cache=True, nogil=True)
+def _s_bitset(tab, idx, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, hi, vlo, vhi,
+              bits, a1, a2, a3, a4, seq, pos, tot):  # fmt: skip
+    """Kendall S of one permuted RDM with the bitset structure (``idx_mode`` -1: grouped)."""
+    if idx_mode < 0:
+        return _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2, a3, a4)
+    sv = tot - 2 * _inv_fast(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4)
+    if mode == MODE_CORRECTED:  # idx_mode >= 1: the gather indices are in idx
+        sv -= _recorded_correction(tab, idx, seq, pos, lo, fstart, fend, vlo, vhi)
+    return sv
+
+
+# In the two helpers below the deeper levels are passed on in separate calls, never through a
+# local that may be None: numba types such a local as Optional when the argument is an array.
+
+
+@njit(cache=True, nogil=True)
+def _s_pair(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4):
+    """Inversions for the two permutations of rows 0 and 1 (structures zeroed first)."""
+    bits[:] = 0
+    a1[:] = 0
+    a2[:] = 0
+    if a3 is None:
+        return _inv_pair(tab, idx, idx_mode, qr, qc, ii, jj, bits[0], a1[0], a2[0], None, None,
+                         bits[1], a1[1], a2[1], None, None)  # fmt: skip
+    a3[:] = 0
+    if a4 is None:
+        return _inv_pair(tab, idx, idx_mode, qr, qc, ii, jj, bits[0], a1[0], a2[0], a3[0], None,
+                         bits[1], a1[1], a2[1], a3[1], None)  # fmt: skip
+    a4[:] = 0
+    return _inv_pair(tab, idx, idx_mode, qr, qc, ii, jj, bits[0], a1[0], a2[0], a3[0], a4[0],
+                     bits[1], a1[1], a2[1], a3[1], a4[1])  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _s_one(tab, idx, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, hi, vlo, vhi,
+           bits, a1, a2, a3, a4, seq, pos, tot, u):  # fmt: skip
+    """:func:`_s_bitset` for permutation row ``u`` (its structure zeroed first)."""
+    bits[u] = 0
+    a1[u] = 0
+    a2[u] = 0
+    if a3 is None:
+        return _s_bitset(tab, idx[u], idx_mode, mode, qr[u], qc[u], ii, jj, starts, fstart, fend,
+                         lo, hi, vlo, vhi, bits[u], a1[u], a2[u], None, None, seq, pos,
+                         tot)  # fmt: skip
+    a3[u] = 0
+    if a4 is None:
+        return _s_bitset(tab, idx[u], idx_mode, mode, qr[u], qc[u], ii, jj, starts, fstart, fend,
+                         lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], None, seq, pos,
+                         tot)  # fmt: skip
+    a4[u] = 0
+    return _s_bitset(tab, idx[u], idx_mode, mode, qr[u], qc[u], ii, jj, starts, fstart, fend,
+                     lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], a4[u], seq, pos,
+                     tot)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _gather_offsets(perm, invert, qr, qc):
+    """Row offsets ``qr[a] = q[a] * n`` and columns ``qc[a] = q[a]`` of ``q = perm`` (or its
+    inverse)."""
+    n = perm.shape[0]
+    for a in range(n):
+        v = perm[a]
+        if invert:
+            qc[v] = a
+            qr[v] = a * n
+        else:
+            qc[a] = v
+            qr[a] = v * n
+
+
+@njit(cache=True, nogil=True)
+def _block(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his, vlo,
+           vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos, tree, depth):  # fmt: skip
+    """:func:`_block_depth` for a structure of ``depth`` levels (3, 4 or 5).
+
+    The absent levels are passed on as None (a literal None cannot cross a ``prange`` body).
+    """
+    if depth == 3:
+        _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
+                     vlo, vhi, vptr, modes, bits, a1, a2, None, None, qr, qc, idx, seq, pos,
+                     tree)  # fmt: skip
+    elif depth == 4:
+        _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
+                     vlo, vhi, vptr, modes, bits, a1, a2, a3, None, qr, qc, idx, seq, pos,
+                     tree)  # fmt: skip
+    else:
+        _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
+                     vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos,
+                     tree)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
+                 vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos,
+                 tree):  # fmt: skip
+    """Kendall S for permutations ``p_lo:p_hi`` (two at a time), every permuted RDM.
+
+    ``a3``/``a4`` are None where the structure has no such level: one compiled variant per
+    depth, with no load or update for the absent levels in its inner loops.
+    """
+    nsub = tabs.shape[0]
+    m = ii.shape[0]
+    tot = np.int64(m) * (m - 1) // 2
+    for p0 in range(p_lo, p_hi, 2):
+        npair = min(2, p_hi - p0)
+        for u in range(npair):
+            _gather_offsets(perms[p0 + u], invert, qr[u], qc[u])
+        have_idx = False
+        for s in range(nsub):
+            mode = modes[s]
+            idx_mode = 2 if have_idx else (1 if nsub > 1 else 0)
+            if mode == MODE_CORRECTED and idx_mode == 0:
+                idx_mode = 1  # the tie correction reads the gathered sequence back
+            if mode <= MODE_CORRECTED and npair == 2:
+                i0, i1 = _s_pair(tabs[s], idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4)
+                out[s, p0] = tot - 2 * i0
+                out[s, p0 + 1] = tot - 2 * i1
+                if mode == MODE_CORRECTED:
+                    for u in range(2):
+                        out[s, p0 + u] -= _recorded_correction(
+                            tabs[s], idx[u], seq, pos, los[s], fstart, fend,
+                            vlo[vptr[s]: vptr[s + 1]], vhi[vptr[s]: vptr[s + 1]],
+                        )  # fmt: skip
+                have_idx = True
+                continue
+            if mode == MODE_GROUPED or mode == MODE_FENWICK:
+                idx_mode = -1
+            for u in range(npair):
+                if mode == MODE_FENWICK:
+                    tree[:] = 0
+                    out[s, p0 + u] = _s_fenwick(tabs[s], qr[u], qc[u], ii, jj, starts, los[s],
+                                                his[s], tree)  # fmt: skip
+                    continue
+                out[s, p0 + u] = _s_one(tabs[s], idx, idx_mode, mode, qr, qc, ii, jj, starts,
+                                        fstart, fend, los[s], his[s], vlo[vptr[s]: vptr[s + 1]],
+                                        vhi[vptr[s]: vptr[s + 1]], bits, a1, a2, a3, a4, seq,
+                                        pos, tot, u)  # fmt: skip
+            have_idx = have_idx or idx_mode > 0
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -296,68 +514,31 @@ def kendall_s_many(
     npm, n = perms.shape
     nsub = tabs.shape[0]
     m = ii.shape[0]
-    tot = np.int64(m) * (m - 1) // 2
     nw = (m >> 6) + 1
     ng = (nw + _LANES - 1) // _LANES
+    ns = (ng + _LANES - 1) // _LANES
+    nh = (ns + _LANES - 1) // _LANES
+    # 3 levels below 16,384 pairs, 4 below 262,144, else 5
+    depth = 3 if ns == 1 else (4 if nh == 1 else 5)
     out = np.empty((nsub, npm), dtype=np.int64)
     nblocks = (npm + _BLOCK - 1) // _BLOCK
     for blk in prange(nblocks):
-        bits = np.zeros(nw, dtype=np.uint64)
-        a1 = np.zeros(ng * _LANES, dtype=np.uint16)
-        a2 = np.zeros(_LANES, dtype=np.uint16)
-        qr = np.empty(n, dtype=np.uint32)
-        qc = np.empty(n, dtype=np.uint32)
-        idx = np.empty(m, dtype=np.uint32)
+        bits = np.zeros((2, nw), dtype=np.uint64)
+        a1 = np.zeros((2, ng * _LANES), dtype=np.uint16)
+        a2 = np.zeros((2, ns * _LANES), dtype=np.uint16)
+        a3 = np.zeros((2, nh * _LANES), dtype=np.uint32)
+        a4 = np.zeros((2, _LANES), dtype=np.uint32)
+        qr = np.empty((2, n), dtype=np.uint32)
+        qc = np.empty((2, n), dtype=np.uint32)
+        idx = np.empty((2, m), dtype=np.uint32)
         seq = np.empty(m, dtype=np.uint64)
         pos = np.empty(m + 1, dtype=np.int64)
         tree = np.empty(m + 1, dtype=np.int32)
-        for p in range(blk * _BLOCK, min(npm, (blk + 1) * _BLOCK)):
-            for a in range(n):
-                v = perms[p, a]
-                if invert:
-                    qc[v] = a
-                    qr[v] = a * n
-                else:
-                    qc[a] = v
-                    qr[a] = v * n
-            have_idx = False
-            for s in range(nsub):
-                mode = modes[s]
-                if mode == MODE_FENWICK:
-                    tree[:] = 0
-                    out[s, p] = _s_fenwick(tabs[s], qr, qc, ii, jj, starts, los[s], his[s], tree)
-                    continue
-                bits[:] = 0
-                a1[:] = 0
-                a2[:] = 0
-                if mode == MODE_GROUPED:
-                    out[s, p] = _s_grouped(
-                        tabs[s], qr, qc, ii, jj, starts, los[s], his[s], bits, a1, a2
-                    )
-                else:
-                    record = mode == MODE_CORRECTED
-                    if have_idx:
-                        idx_mode = 2
-                    elif record or nsub > 1:
-                        idx_mode = 1
-                    else:
-                        idx_mode = 0
-                    inv = _inv_fast(
-                        tabs[s], idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, record, seq, pos
-                    )
-                    have_idx = idx_mode > 0
-                    sv = tot - 2 * inv
-                    if record:
-                        sv -= _tie_correction(
-                            seq,
-                            pos,
-                            los[s],
-                            fstart,
-                            fend,
-                            vlo[vptr[s] : vptr[s + 1]],
-                            vhi[vptr[s] : vptr[s + 1]],
-                        )
-                    out[s, p] = sv
+        p_lo = blk * _BLOCK
+        p_hi = min(npm, p_lo + _BLOCK)
+        _block(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
+               vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos, tree,
+               depth)  # fmt: skip
     return out
 
 
