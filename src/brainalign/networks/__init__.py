@@ -1,7 +1,8 @@
 """Networks: a torch-free registry of specs and layer names, architectures, weights,
 activation extraction, device handling, and video networks (VisualNet, torchvision video
 ResNets, frame-wise AlexNets) with their clips and activations, and GNet (shared encoder +
-per-subject feature-pooling-field readouts) with its joint training."""
+per-subject feature-pooling-field readouts) with its joint training; training the AlexNet family from images (supervised and DeepCluster,
+resumable, checkpoints in the loaders' layouts)."""
 
 from brainalign._lazy import lazy_api
 
@@ -22,6 +23,19 @@ _API = {
     "relu_modules": "architectures",
     "pick_device": "device",
     "deterministic_forward": "device",
+    "sub_seed": "device",
+    "pca_whiten_l2": "deepcluster",
+    "kmeans": "deepcluster",
+    "cluster_features": "deepcluster",
+    "uniform_label_sample": "deepcluster",
+    "nmi": "deepcluster",
+    "SGDRecipe": "image_training",
+    "layout_state_dict": "image_training",
+    "save_checkpoint": "image_training",
+    "latest_checkpoint": "image_training",
+    "train_supervised": "image_training",
+    "deepcluster_features": "image_training",
+    "train_deepcluster": "image_training",
     "LAYER_NAMES": "registry",
     "TRAININGS": "registry",
     "KNOWN_NETWORKS": "registry",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
-__all__ = ["deterministic_forward", "pick_device"]
+__all__ = ["deterministic_forward", "pick_device", "sub_seed"]
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -47,3 +48,9 @@ def deterministic_forward() -> Iterator[None]:
     finally:
         torch.set_num_threads(threads)
         cudnn.deterministic, cudnn.benchmark = saved
+
+
+def sub_seed(seed: int, *labels: int) -> int:
+    """A 32-bit seed for one purpose (``labels``: integers such as an epoch), derived from
+    ``seed`` by NumPy's ``SeedSequence``: independent streams, the same on every machine."""
+    return int(np.random.SeedSequence([int(seed), *(int(x) for x in labels)]).generate_state(1)[0])

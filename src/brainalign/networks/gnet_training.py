@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainalign.networks.device import deterministic_forward
+from brainalign.networks.device import deterministic_forward, sub_seed
 from brainalign.networks.gnet import (
     AlexNetPrefilter,
     FwrfReadout,
@@ -78,15 +78,11 @@ def _rows(x):
     return x.rows() if isinstance(x, IndexedRows) else x
 
 
-def _sub_seed(seed: int, *labels: int) -> int:
-    return int(np.random.SeedSequence([int(seed), *labels]).generate_state(1)[0])
-
-
 def _readouts(
     shapes: Sequence[tuple[int, int, int]], n_voxels: Mapping[Subject, int], seed: int
 ) -> dict[Subject, FwrfReadout]:
     return {
-        s: FwrfReadout(shapes, n, seed=_sub_seed(seed, 1, i))
+        s: FwrfReadout(shapes, n, seed=sub_seed(seed, 1, i))
         for i, (s, n) in enumerate(n_voxels.items())
     }
 
@@ -117,7 +113,7 @@ def build_gnet(
     -------
     GNet
     """
-    encoder = GNetEncoder(int(in_shape[0]), trunk_width, seed=_sub_seed(seed, 0))
+    encoder = GNetEncoder(int(in_shape[0]), trunk_width, seed=sub_seed(seed, 0))
     shapes = encoder.feature_shapes(in_shape)
     return GNet(prefilter, encoder, _readouts(shapes, n_voxels, seed))
 
@@ -232,7 +228,7 @@ def _score(fit: _Fit, splits: Mapping[str, _Split]) -> tuple[dict, dict]:
 
 
 def _run(fit: _Fit, splits: Mapping[str, _Split], epochs: int, seed: int):
-    rng = np.random.default_rng(_sub_seed(seed, 2))
+    rng = np.random.default_rng(sub_seed(seed, 2))
     n_batches = len(_batches(splits, fit.batch_size))
     rows, best, best_epoch, best_state = [], -np.inf, -1, None
     for epoch in range(int(epochs)):
