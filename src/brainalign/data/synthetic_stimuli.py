@@ -16,7 +16,14 @@ from PIL import Image, ImageDraw
 
 from brainalign.data.base import CATEGORY_BLOCKS_92
 
-__all__ = ["SIZE", "category_counts", "make_stimuli", "low_level_features", "stimulus_labels"]
+__all__ = [
+    "SIZE",
+    "category_counts",
+    "make_stimuli",
+    "make_category_images",
+    "low_level_features",
+    "stimulus_labels",
+]
 
 #: Side of the square stimuli, in pixels.
 SIZE = 175
@@ -318,6 +325,35 @@ def make_stimuli(n_images: int = 92, seed: int = 0) -> tuple[np.ndarray, list[st
             images.append(img.astype(np.uint8))
     names, categories = stimulus_labels(n_images)
     return np.stack(images), names, categories
+
+
+def make_category_images(
+    per_category: int, seed: int, start: int = 0
+) -> tuple[np.ndarray, list[str]]:
+    """``per_category`` images of each of the six categories (balanced), as the study's makers
+    draw them (e.g. for a labelled training set).
+
+    Parameters
+    ----------
+    per_category : int
+    seed : int
+        A seed other than the study's stimulus seed gives other crops, poses and colours.
+    start : int
+        First maker index ``k`` (source variants cycle with ``k``).
+
+    Returns
+    -------
+    images : ndarray, shape (6 * per_category, 175, 175, 3), uint8
+    categories : list of str
+    """
+    src = _sources()
+    rng = np.random.default_rng(seed)
+    images, cats = [], []
+    for cat in _MAKERS:
+        for k in range(start, start + per_category):
+            images.append(_MAKERS[cat](src, rng, k).astype(np.uint8))
+            cats.append(cat)
+    return np.stack(images), cats
 
 
 def low_level_features(images: np.ndarray, grid: int = 4) -> np.ndarray:
