@@ -1,8 +1,9 @@
 """Networks: a torch-free registry of specs and layer names, architectures, weights,
 activation extraction, device handling, and video networks (VisualNet, torchvision video
 ResNets, frame-wise AlexNets) with their clips and activations, and GNet (shared encoder +
-per-subject feature-pooling-field readouts) with its joint training; training the AlexNet family from images (supervised and DeepCluster,
-resumable, checkpoints in the loaders' layouts)."""
+per-subject feature-pooling-field readouts) with its joint training; training the AlexNet
+family from images (supervised and DeepCluster, resumable, checkpoints in the loaders'
+layouts)."""
 
 from brainalign._lazy import lazy_api
 
