@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# compile the cached numba kernels once (searchlight, Mantel), so first calls load the cache
+	$(BIN)/python -m brainalign.pipeline.warmup --quiet
 	touch $(STAMP)
 
 # statsmodels<0.15: allensdk 2.16.2 imports statsmodels.sandbox...multipletests, gone in 0.15.

@@ -39,6 +39,10 @@ if "gnet_encoding" in STUDIES:
     include: "workflow/rules/gnet_encoding/main.smk"
 
 
+# Shared, after every study: wall and CPU time of each job of the run (the rules' benchmark files).
+include: "workflow/rules/benchmarks.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 
@@ -46,3 +50,4 @@ rule all:
     default_target: True
     input:
         TARGETS,
+        BENCHMARK_TABLES,

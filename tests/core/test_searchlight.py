@@ -158,3 +158,32 @@ def test_reused_buffer_gives_same_rdms(volume):
             data, mask, radius=2.0, chunk_size=2, reuse_buffer=True)]
     )  # fmt: skip
     np.testing.assert_array_equal(small, ref)
+
+
+@pytest.mark.parametrize("in_dtype", [np.float64, np.float32, np.int16])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_prepare_volume_equals_numpy_path(volume, in_dtype, dtype):
+    from brainalign.searchlight.neighbourhoods import _standardise_numpy
+
+    mask, data = volume
+    d = np.where(mask[..., None], data * 10, 0).astype(in_dtype)
+    rows, _ = sl.prepare_volume(d, mask, dtype=dtype)
+    ref = np.empty_like(rows)
+    _standardise_numpy(d.astype(np.float64) if in_dtype == np.int16 else d, mask, ref)
+    assert np.array_equal(rows, ref)  # the same bits as the NumPy code
+    assert np.all(rows[:, d.shape[3]] == 1) and np.all(rows[:, d.shape[3] + 1 :] == 0)
+    rows2, _ = sl.prepare_volume(d, mask, dtype=dtype)  # deterministic
+    assert np.array_equal(rows, rows2)
+
+
+def test_warmup_covers_the_searchlight_kernels():
+    from brainalign.pipeline import warmup
+
+    warmup.warm_searchlight()
+    report = warmup.cache_report()
+    for name in (
+        "kernels._sphere_lines_kernel",
+        "kernels._direct_kernel",
+        "_standardise._write_rows",
+    ):
+        assert sum(report[f"brainalign.searchlight.{name}"]) >= 2

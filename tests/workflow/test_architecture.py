@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,49 @@ def test_each_study_has_its_places(study):
     assert f'include: "workflow/rules/{study}/main.smk"' in snakefile
     package = __import__(f"brainalign.studies.{study}", fromlist=["complete_config"])
     assert callable(package.complete_config)
+
+
+def _rule_blocks() -> list[tuple[str, str, str]]:
+    """(rule file, rule name, the rule's text) for every rule of workflow/rules."""
+    rules_dir = REPO / "workflow" / "rules"
+    out = []
+    for smk in sorted(rules_dir.rglob("*.smk")):
+        for block in re.split(r"\n(?=\s*rule \w+:)", smk.read_text()):
+            if m := re.search(r"^\s*rule (\w+):", block, re.M):
+                out.append((smk.relative_to(rules_dir).as_posix(), m.group(1), block))
+    return out
+
+
+def _directive(block: str, name: str) -> str | None:
+    m = re.search(rf"^\s*{name}:\s*\n\s*f?\"([^\"]+)\"", block, re.M)
+    return m.group(1) if m else None
+
+
+def _wildcards(path: str) -> set[str]:
+    return set(re.findall(r"\{\{?(\w+)\}?\}", path)) - {"DL"}
+
+
+def test_every_rule_writes_a_benchmark_file_beside_its_log():
+    """benchmark: results/<study>/.../benchmarks/<rule>[/<wildcards>].tsv, with every wildcard of
+    the log path (brainalign.pipeline.benchmarks reads rule and job from where it lies)."""
+    blocks = _rule_blocks()
+    assert len(blocks) >= 50
+    wrong = []
+    for smk, rule, block in blocks:
+        log, bench = _directive(block, "log"), _directive(block, "benchmark")
+        if bench is None or log is None:
+            wrong.append(f"{smk}: rule {rule} has no benchmark: or no log:")
+            continue
+        rest = bench.split("/benchmarks/", 1)[-1]
+        if not (
+            bench.startswith(("results/", "{"))
+            and "/benchmarks/" in bench
+            and rest.endswith(".tsv")
+            and (rest == f"{rule}.tsv" or rest.startswith(f"{rule}/"))
+            and _wildcards(bench) >= _wildcards(log)
+        ):
+            wrong.append(f"{smk}: rule {rule}: benchmark {bench} (log {log})")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_package_faces_stay_light():

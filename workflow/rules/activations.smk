@@ -11,13 +11,17 @@ rule extract_activations:
         "results/{study}/{dataset}/activations/{condition}.npz",
     log:
         "results/{study}/{dataset}/logs/extract_activations/{condition}.log",
+    benchmark:
+        "results/{study}/{dataset}/benchmarks/extract_activations/{condition}.tsv"
     wildcard_constraints:
         study=STUDY_IDS,
     group:
         "network"
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    # one core: the forward pass runs on one intra-op thread (networks.device), so a second one
+    # would only keep another job waiting (profiles/slurm sets its own)
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
@@ -43,6 +47,8 @@ rule layer_rdms:
         "results/{study}/{dataset}/rdms/{condition}.npz",
     log:
         "results/{study}/{dataset}/logs/layer_rdms/{condition}.log",
+    benchmark:
+        "results/{study}/{dataset}/benchmarks/layer_rdms/{condition}.tsv"
     wildcard_constraints:
         study=STUDY_IDS,
     group:

@@ -102,6 +102,12 @@ SOURCE_SHA256 = source_fingerprint(Path(workflow.basedir) / "src" / "brainalign"
 WORKFLOW_SHA256 = source_fingerprint(Path(workflow.basedir) / "workflow")
 GIT_COMMIT = git_commit(workflow.basedir)
 LAYER_COUNT = 7
+#: Priority of the rules on the longest chains of jobs (mouse_rsa up to its comparisons,
+#: gnet_encoding's training and transfer, dwivedi2021's searchlights; a priority is not passed on
+#: to the jobs a job needs, so every link of a chain carries it): started first, they leave the
+#: short jobs (tables, figures) to fill both cores at the end of a run instead of ending it with
+#: one long job on one core (results/benchmarks/summary.csv shows the cores kept busy).
+LONG_CHAIN_PRIORITY = 10
 #: Final files of every enabled study (each study's main.smk adds its own).
 TARGETS = []
 

@@ -59,6 +59,8 @@ rule download_file:
         f"{DL.root}/{{dl_path}}",
     log:
         f"{DL.root}/.logs/download/{{dl_path}}.log",
+    benchmark:
+        "results/downloads/benchmarks/download_file/{dl_path}.tsv"
     wildcard_constraints:
         dl_path=DL.path_pattern,
     conda:
@@ -81,6 +83,8 @@ rule download_verify:
         f"{DL.root}/.verified/{{dl_path}}.json",
     log:
         f"{DL.root}/.logs/verify/{{dl_path}}.log",
+    benchmark:
+        "results/downloads/benchmarks/download_verify/{dl_path}.tsv"
     wildcard_constraints:
         dl_path=DL.path_pattern,
     conda:
@@ -101,6 +105,8 @@ rule download_extract:
         f"{DL.root}/.extracted/{{dl_archive}}.json",
     log:
         f"{DL.root}/.logs/extract/{{dl_archive}}.log",
+    benchmark:
+        "results/downloads/benchmarks/download_extract/{dl_archive}.tsv"
     wildcard_constraints:
         dl_archive=DL.archive_pattern,
     conda:
@@ -122,6 +128,8 @@ rule download_group:
         f"{DL.root}/.groups/{{dl_group}}.done",
     log:
         f"{DL.root}/.logs/group/{{dl_group}}.log",
+    benchmark:
+        "results/downloads/benchmarks/download_group/{dl_group}.tsv"
     wildcard_constraints:
         dl_group=DL.group_pattern,
     conda:

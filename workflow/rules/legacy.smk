@@ -53,6 +53,8 @@ if config["networks"]["legacy_deepcluster_env"]:
             "results/{study}/{dataset}/activations/{condition}.npz",
         log:
             "results/{study}/{dataset}/logs/extract_activations/{condition}.legacy.log",
+        benchmark:
+            "results/{study}/{dataset}/benchmarks/extract_activations_legacy/{condition}.tsv"
         wildcard_constraints:
             study=STUDY_IDS,
             condition="deepcluster_(?:trained|untrained)",

@@ -15,6 +15,8 @@ rule provenance:
         ),
     log:
         "results/{study}/{dataset}/logs/provenance.log",
+    benchmark:
+        "results/{study}/{dataset}/benchmarks/provenance.tsv"
     wildcard_constraints:
         study=STUDY_IDS,
     localrule: True

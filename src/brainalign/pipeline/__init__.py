@@ -1,4 +1,5 @@
-"""Workflow plumbing: config validation, seeds, provenance, rule helpers, run guard, downloads."""
+"""Workflow plumbing: config validation, seeds, provenance, rule helpers, run guard, downloads,
+benchmark tables."""
 
 from brainalign._lazy import lazy_api
 
@@ -67,6 +68,9 @@ _API = {
     "verify_registry_file": "verified",
     "used_files": "verified",
     "check_used_files": "verified",
+    "summarise_benchmarks": "benchmarks",
+    "collect_jobs": "benchmarks",
+    "run_summary": "benchmarks",
 }
 
 __all__ = list(_API)

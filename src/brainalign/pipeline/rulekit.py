@@ -107,6 +107,13 @@ def failure_line(rule: str, exc: BaseException, log_path: str | None) -> str:
     return f"brainalign: rule {rule} failed: {type(exc).__name__}: {message}; {where}"
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children so far (exact, unlike
+    the sampled ``cpu_time`` of Snakemake's benchmark files)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 @contextlib.contextmanager
 def rule_context(smk: Any) -> Iterator[logging.Logger]:
     """Run a rule script body with its log file, thread limits and error reporting.
@@ -141,7 +148,12 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
         for tmp in remove_stale_temp_files(getattr(smk, "output", [])):
             logger.info("removed %s, left by a killed earlier attempt of this job", tmp)
         yield logger
-        logger.info("rule %s finished in %.1f s", smk.rule, time.perf_counter() - start)
+        logger.info(
+            "rule %s finished in %.1f s (CPU %.1f s)",
+            smk.rule,
+            time.perf_counter() - start,
+            _cpu_seconds(),
+        )
     except Exception as exc:
         logger.exception("rule %s failed", smk.rule)
         print(failure_line(smk.rule, exc, log_path), file=old_err, flush=True)

@@ -46,10 +46,11 @@ order, so any number of threads gives bit-identical output.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
+
+from brainalign.rsa._intrinsics import LANES as _LANES
+from brainalign.rsa._intrinsics import popcount as _popcount
+from brainalign.rsa._intrinsics import prefix_inc as _prefix_inc
 
 __all__ = [
     "MAX_PAIRS_FAST",
@@ -57,10 +58,7 @@ __all__ = [
     "MODE_CORRECTED",
     "MODE_GROUPED",
     "MODE_FENWICK",
-    "check_permutations",
     "kendall_s_many",
-    "dot_many",
-    "partial_dots",
 ]
 
 #: Largest number of pairs M handled by the bitset structure (ranks 0..M fit five levels).
@@ -80,61 +78,7 @@ _U14 = np.uint64(14)
 _U18 = np.uint64(18)
 _U15 = np.uint64(15)
 _U63 = np.uint64(63)
-_LANES = 16
 _BLOCK = 32  # permutations per parallel work item
-
-
-@intrinsic
-def _popcount(typingctx, x):
-    """LLVM ``ctpop`` on a uint64 (one POPCNT instruction)."""
-    if x != types.uint64:
-        return None
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.ctpop.i64")
-        return builder.call(fn, args)
-
-    return sig, codegen
-
-
-@intrinsic
-def _prefix_inc(typingctx, arr, offset, limit):
-    """``arr[offset + u] += 1`` for the lanes ``u < limit`` of ``u in range(16)``.
-
-    ``arr`` is a 1-D uint16 or uint32 array with at least ``offset + 16`` elements.  Emitted
-    as one unaligned ``<16 x i16>`` (or ``<16 x i32>``) load, compare, masked add and store
-    (256-bit vectors for uint16: no AVX-512 frequency penalty; plain SSE/NEON code elsewhere).
-    """
-    if not (
-        isinstance(arr, types.Array) and arr.dtype in (types.uint16, types.uint32) and arr.ndim == 1
-    ):
-        return None
-    width = arr.dtype.bitwidth
-    sig = types.void(arr, types.uint64, types.uint64)
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        ity = ir.IntType(width)
-        i32 = ir.IntType(32)
-        vty = ir.VectorType(ity, _LANES)
-        ptr = builder.gep(ary.data, [args[1]])
-        vptr = builder.bitcast(ptr, vty.as_pointer())
-        vec = builder.load(vptr, align=width // 8)
-        lim = builder.trunc(args[2], ity)
-        undef = ir.Constant(vty, ir.Undefined)
-        one = builder.insert_element(undef, lim, ir.Constant(i32, 0))
-        splat = builder.shuffle_vector(
-            one, undef, ir.Constant(ir.VectorType(i32, _LANES), [0] * _LANES)
-        )
-        iota = ir.Constant(vty, list(range(_LANES)))
-        mask = builder.icmp_unsigned("<", iota, splat)
-        inc = builder.add(vec, ir.Constant(vty, [1] * _LANES))
-        builder.store(builder.select(mask, inc, vec), vptr, align=width // 8)
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 # --------------------------------------------------------------------------------------
@@ -540,111 +484,3 @@ def kendall_s_many(
                vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos, tree,
                depth)  # fmt: skip
     return out
-
-
-# --------------------------------------------------------------------------------------
-# Dot products (Spearman / Pearson)
-# --------------------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def dot_many(perms, ii, jj, fixed, tabs, invert):
-    """Dot products of a fixed condensed vector with permuted tables.
-
-    Parameters
-    ----------
-    perms : (P, n) int64
-    ii, jj : (M,) uint16
-        Condensed (row-major upper-triangle) pair indices.
-    fixed : (M,) float64
-        Centred values of the fixed side in condensed order.
-    tabs : (S, n * n) float64
-        Centred values of each permuted RDM as flattened square tables.
-    invert : bool
-        Gather through ``p^-1`` instead of ``p``.
-
-    Returns
-    -------
-    (S, P) float64
-        ``sum_k fixed[k] * tab[q[ii[k]], q[jj[k]]]``, summed sequentially in k order (exact when
-        all values are integers, as for doubled centred Spearman ranks).
-    """
-    npm, n = perms.shape
-    nsub = tabs.shape[0]
-    m = ii.shape[0]
-    out = np.empty((nsub, npm), dtype=np.float64)
-    nblocks = (npm + _BLOCK - 1) // _BLOCK
-    for blk in prange(nblocks):
-        qr = np.empty(n, dtype=np.uint32)
-        qc = np.empty(n, dtype=np.uint32)
-        for p in range(blk * _BLOCK, min(npm, (blk + 1) * _BLOCK)):
-            for a in range(n):
-                v = perms[p, a]
-                if invert:
-                    qc[v] = a
-                    qr[v] = a * n
-                else:
-                    qc[a] = v
-                    qr[a] = v * n
-            for s in range(nsub):
-                tab = tabs[s]
-                acc = 0.0
-                for k in range(m):
-                    acc += fixed[k] * tab[qr[ii[k]] + qc[jj[k]]]
-                out[s, p] = acc
-    return out
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def partial_dots(perms, ii, jj, tab, fy, fz):
-    """Dot products of a permuted table with two fixed vectors (partial Mantel).
-
-    Parameters
-    ----------
-    perms : (P, n) int64
-        Permutations ``p``; the table is gathered as ``tab[p[ii[k]], p[jj[k]]]``.
-    ii, jj : (M,) uint16
-    tab : (n * n,) float64
-        Centred values of the permuted RDM (x) as a flattened square table.
-    fy, fz : (M,) float64
-        Centred values of the fixed RDMs (y, z) in condensed order.
-
-    Returns
-    -------
-    dxy, dxz : (P,) float64
-    """
-    npm, n = perms.shape
-    m = ii.shape[0]
-    dxy = np.empty(npm, dtype=np.float64)
-    dxz = np.empty(npm, dtype=np.float64)
-    nblocks = (npm + _BLOCK - 1) // _BLOCK
-    for blk in prange(nblocks):
-        qr = np.empty(n, dtype=np.uint32)
-        qc = np.empty(n, dtype=np.uint32)
-        for p in range(blk * _BLOCK, min(npm, (blk + 1) * _BLOCK)):
-            for a in range(n):
-                qc[a] = perms[p, a]
-                qr[a] = perms[p, a] * n
-            ay = 0.0
-            az = 0.0
-            for k in range(m):
-                v = tab[qr[ii[k]] + qc[jj[k]]]
-                ay += v * fy[k]
-                az += v * fz[k]
-            dxy[p] = ay
-            dxz[p] = az
-    return dxy, dxz
-
-
-@njit(cache=True, nogil=True)
-def check_permutations(perms):
-    """Index of the first row of ``perms`` that is not a permutation of ``0..n-1``, or -1."""
-    npm, n = perms.shape
-    seen = np.zeros(n, dtype=np.int64)
-    for p in range(npm):
-        for a in range(n):
-            v = perms[p, a]
-            if v < 0 or v >= n or seen[v] == p + 1:
-                return p
-            seen[v] = p + 1
-    return -1

@@ -35,7 +35,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from brainalign.rsa import _kernels
+from brainalign.rsa import _dot_kernels
 from brainalign.rsa.compare import (
     centred_pearson,
     centred_spearman,
@@ -152,7 +152,7 @@ def _permutations(permutations: int | ArrayLike, n: int, seed: Seed) -> NDArray[
             else f"permutations must be an int or a (P, {n}) integer array, got {permutations!r}"
         )
     arr = np.ascontiguousarray(arr, dtype=np.int64)
-    bad = _kernels.check_permutations(arr)
+    bad = _dot_kernels.check_permutations(arr)
     if bad >= 0:
         raise ValueError(f"permutations[{bad}] is not a permutation of 0..{n - 1}: {arr[bad]!r}")
     return arr
@@ -237,7 +237,7 @@ def _statistics(
         cx = centre(vx)
         cys = [centre(v) for v in vys]
         tabs = vector_to_rdm(np.stack(cys))
-        dots = _kernels.dot_many(
+        dots = _dot_kernels.dot_many(
             allp, iu.astype(np.uint16), ju.astype(np.uint16), cx, tabs.reshape(len(vys), -1), True
         )
         sxx = float(np.dot(cx, cx))
@@ -417,7 +417,7 @@ def partial_mantel_test(
     identity = np.arange(n, dtype=np.int64)[None, :]
     allp = np.concatenate([identity, perms]) if perms.size else identity
     with _threads(n_jobs):
-        dxy, dxz = _kernels.partial_dots(
+        dxy, dxz = _dot_kernels.partial_dots(
             allp, iu.astype(np.uint16), ju.astype(np.uint16), tab.ravel(), cy, cz
         )
     sxx, syy, szz = (float(np.dot(c, c)) for c in (cx, cy, cz))

@@ -311,7 +311,11 @@ def _threads(n_jobs: int | None, blas: int | None = None) -> Iterator[int]:
     """Use ``n_jobs`` numba threads (None / <= 0: all) and ``blas`` BLAS threads (default: same).
 
     The RDM kernels call BLAS from inside numba's parallel loop, so they run with ``blas=1``.
+    SciPy's BLAS (the one the kernels call) is loaded first: threadpoolctl only limits libraries
+    already loaded, and an unlimited OpenBLAS threading inside the parallel loop made first calls
+    in a fresh process seconds (under load, minutes) slower.
     """
+    _blas_address("sgemm")  # loads scipy.linalg.cython_blas (and its OpenBLAS) before the limits
     n_max = numba.config.NUMBA_NUM_THREADS
     n = n_max if n_jobs is None or int(n_jobs) <= 0 else min(int(n_jobs), n_max)
     prev = numba.get_num_threads()

@@ -303,6 +303,22 @@ def prepare_volume(
     n_cond = d.shape[3]
     if n_cond < 3:
         raise ValueError(f"need at least 3 conditions; got {n_cond}")
+    n_cols = int(np.ceil((n_cond + 1) / _KB) * _KB)
+    rows = np.empty((int(m.sum()), n_cols), dtype=dtype)
+    if d.dtype not in (np.float32, np.float64):
+        d = d.astype(np.float64)
+    flat = np.ascontiguousarray(d).reshape(-1, n_cond)
+    from brainalign.searchlight._standardise import standardise
+
+    if not standardise(flat, np.flatnonzero(m), rows):
+        _standardise_numpy(d, m, rows)
+    return rows, m
+
+
+def _standardise_numpy(d: np.ndarray, m: np.ndarray, rows: np.ndarray) -> None:
+    """The NumPy path of :func:`prepare_volume`: names a non-finite value, else standardises
+    (used when the compiled sums overflow)."""
+    n_cond = d.shape[3]
     X = d[m]
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(d) & m[..., None])[0]
@@ -312,10 +328,8 @@ def prepare_volume(
     mu = X.mean(axis=0, dtype=np.float64)
     sd = X.std(axis=0, dtype=np.float64)
     sd[sd == 0] = 1.0
-    n_cols = int(np.ceil((n_cond + 1) / _KB) * _KB)
-    rows = np.zeros((X.shape[0], n_cols), dtype=dtype)
+    rows[:] = 0.0
     step = 1 << 16  # centre and scale in float64, a slab of voxels at a time
     for v0 in range(0, X.shape[0], step):
         rows[v0 : v0 + step, :n_cond] = (X[v0 : v0 + step] - mu) / sd
     rows[:, n_cond] = 1.0
-    return rows, m

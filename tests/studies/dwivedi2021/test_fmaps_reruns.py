@@ -20,7 +20,8 @@ ST = "study=tiny"
 #: Rules downstream of the searchlight statistics and the ROI table.
 MAPS = {("fmaps_figures_maps", ST)}
 ROI_FIG = {("fmaps_figures_roi", ST)}
-ALL = {("all", "")}
+#: Run-level jobs after any rerun: the benchmark tables and the default target.
+ALL = {("collect_benchmarks", ""), ("all", "")}
 
 pytestmark = pytest.mark.slow
 

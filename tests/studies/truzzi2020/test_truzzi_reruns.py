@@ -7,7 +7,8 @@ inputs), so Snakemake's rerun triggers (params, input, mtime, code) decide; noth
 a change may rerun.
 
 ``provenance`` (tables/provenance.csv, shown in the report) records the hash of the whole config,
-so it reruns on every config change, like the report. The functional-maps study has its own
+so it reruns on every config change, like the report; collect_benchmarks (results/benchmarks/)
+follows every rerun. The functional-maps study has its own
 rerun tests (tests/studies/dwivedi2021/test_fmaps_reruns.py).
 """
 
@@ -22,8 +23,9 @@ from conftest import REPO, run_snakemake, scheduled_jobs, small_config, write_co
 
 #: The shared rules' wildcards for this study and dataset.
 SD = "study=truzzi2020, dataset=small"
-#: Rules that summarise the whole run and follow any config change.
-RUN_LEVEL = {("provenance", SD), ("all", "")}
+#: Rules that summarise the whole run and follow any config change (collect_benchmarks: after
+#: any job, the benchmark tables of the run).
+RUN_LEVEL = {("provenance", SD), ("collect_benchmarks", ""), ("all", "")}
 CONDITIONS = ("alexnet_untrained", "deepcluster_untrained")
 REGIONS = ("EVC", "IT")
 

@@ -25,6 +25,7 @@ ALL_RULES = {
     "figure_profiles",
     "figure_layer_rdms",
     "figure_brain_rdm",
+    "collect_benchmarks",
     "all",
 }
 

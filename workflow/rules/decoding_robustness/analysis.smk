@@ -17,6 +17,8 @@ rule dr_similarity:
         rsms=f"{DR_OUT}/rsms/rsms.npz",
     log:
         f"{DR_OUT}/logs/similarity.log",
+    benchmark:
+        f"{DR_OUT}/benchmarks/dr_similarity.tsv"
     group:
         "dr_analysis"
     conda:
@@ -71,6 +73,8 @@ rule dr_tables:
         ),
     log:
         f"{DR_OUT}/logs/tables.log",
+    benchmark:
+        f"{DR_OUT}/benchmarks/dr_tables.tsv"
     group:
         "dr_analysis"
     conda:
@@ -93,6 +97,8 @@ rule dr_blur_examples:
         f"{DR_OUT}/dataset/blur_examples.npz",
     log:
         f"{DR_OUT}/logs/blur_examples.log",
+    benchmark:
+        f"{DR_OUT}/benchmarks/dr_blur_examples.tsv"
     group:
         "dr_analysis"
     conda:
@@ -133,6 +139,8 @@ rule dr_figures:
         ],
     log:
         f"{DR_OUT}/logs/figures.log",
+    benchmark:
+        f"{DR_OUT}/benchmarks/dr_figures.tsv"
     group:
         "dr_analysis"
     conda:

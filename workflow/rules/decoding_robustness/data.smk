@@ -12,6 +12,8 @@ if DR_SIMULATED:
             latent=f"{DR_OUT}/data/planted_latent.npz",
         log:
             f"{DR_OUT}/logs/simulate.log",
+        benchmark:
+            f"{DR_OUT}/benchmarks/dr_simulate.tsv"
         group:
             "dr_dataset"
         conda:
@@ -40,6 +42,8 @@ rule dr_dataset:
         ),
     log:
         f"{DR_OUT}/logs/dataset.log",
+    benchmark:
+        f"{DR_OUT}/benchmarks/dr_dataset.tsv"
     group:
         "dr_dataset"
     conda:

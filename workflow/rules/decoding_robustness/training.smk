@@ -12,6 +12,8 @@ rule dr_decoder:
         history=f"{DR_OUT}/decoder/seed-{{dr_seed}}/history.csv",
     log:
         f"{DR_OUT}/logs/decoder_seed-{{dr_seed}}.log",
+    benchmark:
+        f"{DR_OUT}/benchmarks/dr_decoder/seed-{{dr_seed}}.tsv"
     group:
         "dr_training"
     conda:
@@ -41,6 +43,8 @@ rule dr_network:
         history=f"{DR_OUT}/networks/{{dr_network}}/seed-{{dr_seed}}/history.csv",
     log:
         f"{DR_OUT}/logs/network_{{dr_network}}_seed-{{dr_seed}}.log",
+    benchmark:
+        f"{DR_OUT}/benchmarks/dr_network/{{dr_network}}_seed-{{dr_seed}}.tsv"
     group:
         "dr_training"
     conda:
@@ -78,6 +82,8 @@ if DR_REFERENCE:
             embedding=f"{DR_OUT}/networks/{_drd.REFERENCE}/embedding.npz",
         log:
             f"{DR_OUT}/logs/reference.log",
+        benchmark:
+            f"{DR_OUT}/benchmarks/dr_reference.tsv"
         group:
             "dr_training"
         conda:

@@ -4,8 +4,11 @@ rule fmaps_simulate:
         directory(f"{FM_OUT}/{{study}}/data"),
     log:
         f"{FM_OUT}/{{study}}/logs/simulate.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_simulate.tsv"
     wildcard_constraints:
         study=_fmd.studies_of(FM, ("simulated",)),
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/fmaps.yaml"
     resources:
@@ -29,6 +32,8 @@ rule fmaps_taskonomy_rdms:
         directory(f"{FM_OUT}/{{study}}/models/taskonomy"),
     log:
         f"{FM_OUT}/{{study}}/logs/taskonomy_rdms.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_taskonomy_rdms.tsv"
     conda:
         "../../../envs/fmaps.yaml"
     threads: FM["threads"]
@@ -58,6 +63,8 @@ rule fmaps_network_rdms:
         directory(f"{FM_OUT}/{{study}}/models/networks"),
     log:
         f"{FM_OUT}/{{study}}/logs/network_rdms.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_network_rdms.tsv"
     conda:
         "../../../envs/fmaps.yaml"
     resources:

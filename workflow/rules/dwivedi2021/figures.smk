@@ -46,6 +46,8 @@ rule fmaps_figures_maps:
         ),
     log:
         f"{FM_OUT}/{{study}}/logs/figures_maps.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_figures_maps.tsv"
     conda:
         "../../../envs/fmaps.yaml"
     resources:
@@ -76,6 +78,8 @@ rule fmaps_figures_roi:
         ),
     log:
         f"{FM_OUT}/{{study}}/logs/figures_roi.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_figures_roi.tsv"
     conda:
         "../../../envs/fmaps.yaml"
     resources:

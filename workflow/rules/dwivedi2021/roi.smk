@@ -12,6 +12,8 @@ rule fmaps_roi:
         ),
     log:
         f"{FM_OUT}/{{study}}/logs/roi.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_roi.tsv"
     conda:
         "../../../envs/fmaps.yaml"
     threads: 1

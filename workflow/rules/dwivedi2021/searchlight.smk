@@ -15,8 +15,11 @@ rule fmaps_searchlight_rdms:
         **_FM_SL_OUTPUTS,
     log:
         f"{FM_OUT}/{{study}}/logs/searchlight_rdms.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_searchlight_rdms.tsv"
     wildcard_constraints:
         study=_fmd.studies_of(FM, ("simulated", "volumes")),
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/fmaps.yaml"
     threads: FM["threads"]
@@ -39,8 +42,11 @@ rule fmaps_searchlight_rdms_precomputed:
         **_FM_SL_OUTPUTS,
     log:
         f"{FM_OUT}/{{study}}/logs/searchlight_rdms.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_searchlight_rdms_precomputed.tsv"
     wildcard_constraints:
         study=_fmd.studies_of(FM, ("precomputed",)),
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/fmaps.yaml"
     threads: FM["threads"]
@@ -76,6 +82,9 @@ rule fmaps_searchlight_individual:
         legend=f"{FM_OUT}/{{study}}/maps/individual_labels.tsv",
     log:
         f"{FM_OUT}/{{study}}/logs/searchlight_individual.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_searchlight_individual.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/fmaps.yaml"
     threads: FM["threads"]
@@ -119,6 +128,9 @@ rule fmaps_searchlight_grouped:
         legend=f"{FM_OUT}/{{study}}/maps/grouped_labels.tsv",
     log:
         f"{FM_OUT}/{{study}}/logs/searchlight_grouped.log",
+    benchmark:
+        f"{FM_OUT}/{{study}}/benchmarks/fmaps_searchlight_grouped.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/fmaps.yaml"
     threads: FM["threads"]

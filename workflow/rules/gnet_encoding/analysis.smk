@@ -11,6 +11,8 @@ rule ge_tuning:
         f"{GE_OUT}/tuning/gnet8j.csv",
     log:
         f"{GE_OUT}/logs/tuning.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_tuning.tsv"
     conda:
         "../../../envs/torch.yaml"
     threads: 1
@@ -80,6 +82,8 @@ rule ge_tables:
         asymmetry=f"{GE_OUT}/tables/asymmetry.csv" if GE_TRANSFER else [],
     log:
         f"{GE_OUT}/logs/tables.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_tables.tsv"
     conda:
         "../../../envs/rsa.yaml"
     resources:
@@ -114,6 +118,8 @@ rule ge_figures:
         ],
     log:
         f"{GE_OUT}/logs/figures.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_figures.tsv"
     conda:
         "../../../envs/figures.yaml"
     resources:

@@ -10,6 +10,9 @@ if GE_SIM:
             planted=f"{GE_OUT}/data/planted.json",
         log:
             f"{GE_OUT}/logs/simulate.log",
+        benchmark:
+            f"{GE_OUT}/benchmarks/ge_simulate.tsv"
+        priority: LONG_CHAIN_PRIORITY
         conda:
             "../../../envs/torch.yaml"
         resources:
@@ -30,6 +33,9 @@ rule ge_prepare:
         f"{GE_OUT}/prepared/{{ge_subject}}.npz",
     log:
         f"{GE_OUT}/logs/prepare_{{ge_subject}}.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_prepare/{{ge_subject}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/torch.yaml"
     resources:
@@ -54,6 +60,8 @@ rule ge_dataset:
         f"{GE_OUT}/dataset/dataset.json",
     log:
         f"{GE_OUT}/logs/dataset.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_dataset.tsv"
     localrule: True
     conda:
         "../../../envs/data.yaml"

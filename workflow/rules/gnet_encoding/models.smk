@@ -11,6 +11,9 @@ rule ge_train:
         history=f"{GE_OUT}/models/{{ge_model}}_history.csv",
     log:
         f"{GE_OUT}/logs/train_{{ge_model}}.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_train/{{ge_model}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/torch.yaml"
     threads: 1
@@ -39,6 +42,9 @@ rule ge_transfer:
         history=f"{GE_OUT}/transfer/{{ge_source}}_history.csv",
     log:
         f"{GE_OUT}/logs/transfer_{{ge_source}}.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_transfer/{{ge_source}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/torch.yaml"
     threads: 1
@@ -66,6 +72,8 @@ rule ge_ridge:
         f"{GE_OUT}/accuracy/ridge_{{ge_subject}}.csv",
     log:
         f"{GE_OUT}/logs/ridge_{{ge_subject}}.log",
+    benchmark:
+        f"{GE_OUT}/benchmarks/ge_ridge/{{ge_subject}}.tsv"
     conda:
         "../../../envs/torch.yaml"
     threads: 1

@@ -11,6 +11,9 @@ rule mr_compare:
         families=f"{MR_OUT}/comparison/families_{{mr_stimulus}}.csv",
     log:
         f"{MR_OUT}/logs/compare_{{mr_stimulus}}.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_compare/{{mr_stimulus}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "mr_analysis"
     conda:
@@ -58,6 +61,8 @@ rule mr_tables:
         cells=f"{MR_OUT}/tables/cells.csv",
     log:
         f"{MR_OUT}/logs/tables.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_tables.tsv"
     group:
         "mr_analysis"
     conda:
@@ -88,6 +93,8 @@ rule mr_figures:
         ],
     log:
         f"{MR_OUT}/logs/figures.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_figures.tsv"
     group:
         "mr_analysis"
     conda:

@@ -10,6 +10,9 @@ rule mr_responses:
         cells=f"{MR_OUT}/responses/cells_{{mr_stimulus}}.csv",
     log:
         f"{MR_OUT}/logs/responses_{{mr_stimulus}}.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_responses/{{mr_stimulus}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "mr_brain"
     conda:
@@ -31,6 +34,9 @@ rule mr_brain_rdms:
         f"{MR_OUT}/rdms/brain_{{mr_stimulus}}.npz",
     log:
         f"{MR_OUT}/logs/brain_rdms_{{mr_stimulus}}.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_brain_rdms/{{mr_stimulus}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "mr_brain"
     conda:
@@ -53,6 +59,9 @@ rule mr_ceilings:
         f"{MR_OUT}/ceilings/{{mr_stimulus}}.csv",
     log:
         f"{MR_OUT}/logs/ceilings_{{mr_stimulus}}.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_ceilings/{{mr_stimulus}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "mr_brain"
     conda:

@@ -10,6 +10,9 @@ if MR_SIM:
             planted=f"{MR_OUT}/data/planted.json",
         log:
             f"{MR_OUT}/logs/simulate.log",
+        benchmark:
+            f"{MR_OUT}/benchmarks/mr_simulate.tsv"
+        priority: LONG_CHAIN_PRIORITY
         group:
             "mr_dataset"
         conda:
@@ -34,6 +37,8 @@ else:
             listing=f"{MR_OUT}/data/allen_listing.json",
         log:
             f"{MR_OUT}/logs/download.log",
+        benchmark:
+            f"{MR_OUT}/benchmarks/mr_download.tsv"
         conda:
             "../../../envs/allensdk.yaml"
         resources:
@@ -68,6 +73,9 @@ rule mr_select:
         record=f"{MR_OUT}/dataset/dataset.json",
     log:
         f"{MR_OUT}/logs/select.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_select.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "mr_dataset"
     conda:
@@ -94,6 +102,9 @@ rule mr_stimuli:
         f"{MR_OUT}/dataset/stimuli.npz",
     log:
         f"{MR_OUT}/logs/stimuli.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_stimuli.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "mr_dataset"
     conda:

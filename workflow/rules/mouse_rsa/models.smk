@@ -8,6 +8,9 @@ rule mr_model_rdms:
         f"{MR_OUT}/rdms/model_{{mr_run}}.npz",
     log:
         f"{MR_OUT}/logs/model_rdms_{{mr_run}}.log",
+    benchmark:
+        f"{MR_OUT}/benchmarks/mr_model_rdms/{{mr_run}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "mr_models"
     conda:

@@ -9,11 +9,14 @@ rule compare_subjects:
         f"{TZ_OUT}/comparison/{{region}}/{{condition}}.csv",
     log:
         f"{TZ_OUT}/logs/compare_subjects/{{region}}/{{condition}}.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/compare_subjects/{{region}}/{{condition}}.tsv"
     group:
         "inference"
     conda:
         "../../../envs/rsa.yaml"
-    threads: 2
+    # one core per job: the six region x condition jobs run side by side instead
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=15,
@@ -39,6 +42,8 @@ rule noise_ceiling:
         ),
     log:
         f"{TZ_OUT}/logs/noise_ceiling.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/noise_ceiling.tsv"
     group:
         "dataset"
     conda:
@@ -70,6 +75,8 @@ rule collect_tables:
         ),
     log:
         f"{TZ_OUT}/logs/collect_tables.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/collect_tables.tsv"
     group:
         "inference"
     conda:

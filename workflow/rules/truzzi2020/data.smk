@@ -10,6 +10,8 @@ if TZ["dataset"]["kind"] == "synthetic":
             images=directory(f"{TZ_OUT}/data/{TZ_SYNTH_SET}/{TZ_SYNTH_N}images"),
         log:
             f"{TZ_OUT}/logs/simulate_stimuli.log",
+        benchmark:
+            f"{TZ_OUT}/benchmarks/simulate_stimuli.tsv"
         group:
             "dataset"
         conda:
@@ -34,6 +36,8 @@ if TZ["dataset"]["kind"] == "synthetic":
             truth_rdms=f"{TZ_OUT}/data/{TZ_SYNTH_SET}/ground_truth.npz",
         log:
             f"{TZ_OUT}/logs/simulate_dataset.log",
+        benchmark:
+            f"{TZ_OUT}/benchmarks/simulate_dataset.tsv"
         group:
             "dataset"
         conda:
@@ -56,6 +60,8 @@ rule prepare_stimuli:
         f"{TZ_OUT}/dataset/stimuli.npz",
     log:
         f"{TZ_OUT}/logs/prepare_stimuli.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/prepare_stimuli.tsv"
     group:
         "dataset"
     conda:
@@ -79,6 +85,8 @@ rule prepare_dataset:
         info=f"{TZ_OUT}/dataset/dataset.json",
     log:
         f"{TZ_OUT}/logs/prepare_dataset.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/prepare_dataset.tsv"
     group:
         "dataset"
     conda:

@@ -30,6 +30,8 @@ rule figure_profiles:
         ),
     log:
         f"{TZ_OUT}/logs/figure_profiles/{{region}}.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/figure_profiles/{{region}}.tsv"
     group:
         "inference"
     conda:
@@ -62,6 +64,8 @@ rule figure_layer_rdms:
         ),
     log:
         f"{TZ_OUT}/logs/figure_layer_rdms/{{condition}}.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/figure_layer_rdms/{{condition}}.tsv"
     group:
         "network"
     conda:
@@ -91,6 +95,8 @@ rule figure_brain_rdm:
         ),
     log:
         f"{TZ_OUT}/logs/figure_brain_rdm.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/figure_brain_rdm.tsv"
     group:
         "dataset"
     conda:

@@ -17,6 +17,8 @@ rule group_statistics:
         ),
     log:
         f"{TZ_OUT}/logs/group_statistics.log",
+    benchmark:
+        f"{TZ_OUT}/benchmarks/group_statistics.tsv"
     group:
         "inference"
     conda:
