@@ -167,3 +167,32 @@ def test_a_pause_longer_than_the_gap_starts_a_new_run(tmp_path, pause, together)
     jobs = collect_jobs(benchmark_files([res / "s"]), res)
     latest = mark_latest_run(jobs, gap_s=60.0)
     assert list(latest) == [together, True]
+
+
+def _log(root: Path, rel: str, rule: str, wall: float, cpu: float, end: float) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"x INFO start\nx INFO rule {rule} finished in {wall:.1f} s (CPU {cpu:.1f} s)\n"
+    )
+    os.utime(path, (end, end))
+
+
+def test_exact_logged_cpu_replaces_the_estimate(results):
+    """A job whose log ends with the rule's exact CPU seconds (any log name) uses them; the
+    others keep the extrapolated reading; the summary sums the exact values."""
+    tz = results / "truzzi2020" / "small" / "logs"
+    _log(tz, "noise_ceiling.log", "noise_ceiling", 9.6, 9.9, T0 + 10.5)
+    _log(tz, "compare_IT_alexnet.log", "compare_subjects", 19.5, 39.5, T0 + 25.2)
+    _log(tz, "old_compare.log", "compare_subjects", 3.0, 99.0, T0 - 500)  # another run: unused
+    (tz / "other.log").write_text("no timing line\n")
+    tables = summarise_benchmarks(_roots(results), results)
+    jobs = tables["jobs"].set_index("rule")
+    assert jobs.loc["noise_ceiling", "cpu_est_s"] == 9.9
+    assert jobs.loc["compare_subjects", "cpu_est_s"] == 39.5
+    assert bool(jobs.loc["noise_ceiling", "cpu_logged"])
+    assert not jobs.loc[["figure_profiles", "fmaps_roi", "layer_rdms"], "cpu_logged"].any()
+    summary = tables["summary"].iloc[0]
+    latest = tables["jobs"][tables["jobs"]["latest_run"]]
+    assert summary["cpu_est_s"] == pytest.approx(latest["cpu_est_s"].fillna(0).sum())
+    assert summary["cores_busy_est"] == pytest.approx(summary["cpu_est_s"] / summary["span_s"])

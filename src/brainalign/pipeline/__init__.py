@@ -71,6 +71,7 @@ _API = {
     "summarise_benchmarks": "benchmarks",
     "collect_jobs": "benchmarks",
     "run_summary": "benchmarks",
+    "logged_cpu": "benchmarks",
 }
 
 __all__ = list(_API)

@@ -24,8 +24,12 @@ while nothing else touches the files (copying them without ``cp -p`` or ``rsync 
   sum, and so ``cores_busy``, is a lower bound (``NA`` when a job ended before the first
   reading; counted as 0 and reported as ``jobs_without_cpu``). ``cpu_est_s`` extrapolates each
   job's reading to its whole wall time at the rate it had until the last reading
-  (:func:`last_cpu_reading`), and ``cores_busy_est`` uses it: an estimate, not a measurement.
-  Every brainalign job also logs its exact CPU seconds in its last log line.
+  (:func:`last_cpu_reading`), and ``cores_busy_est`` uses it. Every brainalign job also logs
+  its exact CPU seconds (``os.times`` of the job's process and finished children) in its last
+  log line (``rule <name> finished in W s (CPU C s)``); each job takes the value of the log of
+  its rule that ended closest to it (:func:`logged_cpu`), so ``cpu_est_s`` and
+  ``cores_busy_est`` are measured, not estimated, for every job with such a log
+  (``cpu_logged``; the shell-only download rules have none).
 * The collecting rule itself, and the Snakemake process (DAG building, scheduling), are not
   jobs with a benchmark file and are not counted.
 """
@@ -33,6 +37,7 @@ while nothing else touches the files (copying them without ``cp -p`` or ``rsync 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -50,6 +55,7 @@ __all__ = [
     "rule_table",
     "run_summary",
     "last_cpu_reading",
+    "logged_cpu",
     "summarise_benchmarks",
 ]
 
@@ -78,6 +84,7 @@ JOB_COLUMNS = (
     "wall_s",
     "cpu_s",
     "cpu_est_s",
+    "cpu_logged",
     "cores",
     "max_rss_mb",
     "max_uss_mb",
@@ -91,6 +98,8 @@ JOB_COLUMNS = (
 )
 
 _FOLDER = "benchmarks"
+_LOGGED_CPU = re.compile(r"rule (\S+) finished in ([0-9.]+) s \(CPU ([0-9.]+) s\)\s*$")
+_MATCH_S = 10.0
 #: Snakemake's readings of a job's CPU time: every 0.5 s until 15 s, then every 30 s.
 _SHORT_S, _SHORT_UNTIL_S, _LONG_S = 0.5, 15.0, 30.0
 
@@ -111,6 +120,58 @@ def last_cpu_reading(wall_s: float) -> float:
     if wall_s < _SHORT_UNTIL_S:
         return float(np.floor(wall_s / _SHORT_S) * _SHORT_S)
     return _SHORT_UNTIL_S + _LONG_S * float(np.floor((wall_s - _SHORT_UNTIL_S) / _LONG_S))
+
+
+def logged_cpu(logs: Iterable[str | os.PathLike]) -> dict[str, list[tuple[float, float, float]]]:
+    """The exact CPU seconds brainalign jobs logged, by rule.
+
+    Every rule script ends its log with ``rule <name> finished in W s (CPU C s)``
+    (:func:`brainalign.pipeline.rulekit.rule_context`).
+
+    Parameters
+    ----------
+    logs : iterable of path-like
+        Log files (others, and logs without that line, are skipped).
+
+    Returns
+    -------
+    dict
+        ``{rule: [(log modification time, W, C), ...]}``.
+    """
+    found: dict[str, list[tuple[float, float, float]]] = {}
+    for log in logs:
+        log = Path(log)
+        try:
+            with open(log, "rb") as fh:
+                size = log.stat().st_size
+                fh.seek(max(0, size - 4096))
+                tail = fh.read().decode("utf-8", "replace").rstrip().splitlines()
+        except OSError:
+            continue
+        match = _LOGGED_CPU.search(tail[-1]) if tail else None
+        if match:
+            rule, wall, cpu = match.group(1), float(match.group(2)), float(match.group(3))
+            found.setdefault(rule, []).append((log.stat().st_mtime, wall, cpu))
+    return found
+
+
+def _match_logged(jobs: pd.DataFrame, logged: dict[str, list[tuple[float, float, float]]]):
+    """Exact CPU of each job from the log of the same rule that ended closest to it (within
+    ``_MATCH_S`` s of the job's end, its logged wall time no longer than the job's): NaN where
+    none. Jobs of one rule ending within a second may swap values; sums are unaffected."""
+    exact = np.full(len(jobs), np.nan)
+    for rule, entries in logged.items():
+        rows = np.flatnonzero(jobs["rule"].to_numpy() == rule)
+        free = list(entries)
+        for i in rows[np.argsort(jobs["end"].to_numpy()[rows])]:
+            end, wall = jobs["end"].iat[i], jobs["wall_s"].iat[i]
+            ok = [
+                k for k, (t, w, _) in enumerate(free) if abs(t - end) <= _MATCH_S and w <= wall + 1
+            ]
+            if ok:
+                k = min(ok, key=lambda k: abs(free[k][0] - end))
+                exact[i] = free.pop(k)[2]
+    return exact
 
 
 def benchmark_files(roots: Iterable[str | os.PathLike]) -> list[Path]:
@@ -210,7 +271,9 @@ def _sum(rows: pd.DataFrame, col: str) -> float:
 
 
 def collect_jobs(
-    files: Iterable[str | os.PathLike], results: str | os.PathLike = "results"
+    files: Iterable[str | os.PathLike],
+    results: str | os.PathLike = "results",
+    logs: Iterable[str | os.PathLike] = (),
 ) -> pd.DataFrame:
     """The job table: one row per benchmark file, with its start and end in Unix seconds.
 
@@ -220,14 +283,19 @@ def collect_jobs(
         Benchmark files (:func:`benchmark_files`).
     results : path-like
         The results folder they lie under (for :func:`parse_benchmark_path`).
+    logs : iterable of path-like
+        The jobs' log files: a job's exact logged CPU seconds (:func:`logged_cpu`) replace its
+        extrapolated ``cpu_est_s`` (``cpu_logged`` true).
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`JOB_COLUMNS`: ``end`` is the file's modification time, ``start`` is
-        ``end - wall_s``, ``cpu_est_s`` the CPU reading extrapolated to the whole job
-        (:func:`last_cpu_reading`), ``cores`` is ``cpu_est_s / wall_s`` (the cores the job kept
-        busy), and ``path`` the file relative to ``results``. Sorted by start, then path.
+        ``end - wall_s``, ``cpu_est_s`` the job's exact logged CPU seconds
+        (:func:`logged_cpu`; ``cpu_logged`` true) or else its CPU reading extrapolated to the
+        whole job (:func:`last_cpu_reading`), ``cores`` is ``cpu_est_s / wall_s`` (the cores
+        the job kept busy), and ``path`` the file relative to ``results``. Sorted by start,
+        then path.
     """
     rows = []
     for path in files:
@@ -237,6 +305,7 @@ def collect_jobs(
         last = last_cpu_reading(record["wall_s"] / record["repeats"])
         est = record["cpu_s"] * record["wall_s"] / (last * record["repeats"]) if last > 0 else None
         record["cpu_est_s"] = record["cpu_s"] if est is None else est
+        record["cpu_logged"] = False
         rows.append(
             {
                 **parse_benchmark_path(path, results),
@@ -248,6 +317,11 @@ def collect_jobs(
             }
         )
     jobs = pd.DataFrame(rows, columns=list(JOB_COLUMNS))
+    exact = _match_logged(jobs, logged_cpu(logs))
+    jobs["cpu_logged"] = ~np.isnan(exact)
+    jobs["cpu_est_s"] = jobs["cpu_est_s"].where(np.isnan(exact), exact)
+    wall = jobs["wall_s"].where(jobs["wall_s"] > 0)
+    jobs["cores"] = jobs["cpu_est_s"] / wall
     return jobs.sort_values(["start", "path"], ignore_index=True)
 
 
@@ -391,7 +465,9 @@ def summarise_benchmarks(
         Unix times; ``rules``: :func:`rule_table` of the latest run; ``summary``:
         :func:`run_summary` of the latest run.
     """
-    jobs = collect_jobs(benchmark_files(roots), results)
+    roots = [Path(r) for r in roots]
+    logs = [p for r in roots if r.is_dir() for p in r.rglob("*.log") if "logs" in p.parts]
+    jobs = collect_jobs(benchmark_files(roots), results, logs)
     latest = mark_latest_run(jobs, gap_s)
     run = jobs[latest]
     origin = float(run["start"].min()) if len(run) else 0.0
