@@ -86,6 +86,22 @@ def _imports(tree: ast.Module, src: Path) -> list[str]:
     return out
 
 
+def _file_imports(path: Path, src: Path) -> tuple[tuple[str, ...], bool]:
+    """``_imports`` of one file and whether it is a lazy face, cached per file version (every
+    rule's ``code()`` in a workflow walks mostly the same modules)."""
+    stat = path.stat()
+    return _file_imports_version(path, src, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _file_imports_version(
+    path: Path, src: Path, mtime_ns: int, size: int
+) -> tuple[tuple[str, ...], bool]:
+    tree = _parse_version(path, mtime_ns, size)
+    lazy = path.name == "__init__.py" and bool(_lazy_api(tree))
+    return tuple(_imports(tree, src)), lazy
+
+
 def imported_modules(script: str | os.PathLike, src: str | os.PathLike) -> list[str]:
     """Every ``brainalign`` module ``script`` can run, sorted.
 
@@ -106,9 +122,9 @@ def imported_modules(script: str | os.PathLike, src: str | os.PathLike) -> list[
         seen.add(module)
         path = _module_file(src, module)
         if path is not None:
-            todo += _imports(_parse(path), src)
-            # a lazy face runs its helper module
-            if path.name == "__init__.py" and _lazy_api(_parse(path)):
+            found, lazy = _file_imports(path, src)
+            todo += found
+            if lazy:  # a lazy face runs its helper module
                 todo.append(f"{_PACKAGE}._lazy")
     return sorted(m for m in seen if _module_file(src, m) is not None)
 
