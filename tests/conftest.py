@@ -17,6 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+def is_timing_file(rel: str) -> bool:
+    """Snakemake benchmark files and the tables collected from them (wall and CPU times: never
+    byte-identical between runs)."""
+    return "/benchmarks/" in f"/{rel}"
+
+
 def write_config(workdir: Path, config: dict | str | Path) -> Path:
     """Write ``config`` (a dict, or a YAML file to copy) as ``workdir/config.yaml``."""
     workdir.mkdir(parents=True, exist_ok=True)

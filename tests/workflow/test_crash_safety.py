@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SNAKEMAKE, run_snakemake, small_config, write_config
+from conftest import REPO, SNAKEMAKE, is_timing_file, run_snakemake, small_config, write_config
 
 GUARDED = [
     sys.executable,
@@ -65,8 +65,13 @@ def _recorded(workdir: Path, kind: str) -> set[str]:
 
 
 def _files(workdir: Path) -> dict[str, Path]:
+    """Result files, without the timing records (benchmark files and their tables)."""
     root = workdir / "results"
-    return {p.relative_to(workdir).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        rel: p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not is_timing_file(rel := p.relative_to(workdir).as_posix())
+    }
 
 
 def _is_log(rel: str) -> bool:
