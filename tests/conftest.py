@@ -15,6 +15,18 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+#: The study as ``make run`` starts it: through the run guard, which removes a stale lock of a
+#: killed run (so the very same command resumes it).
+GUARDED = [
+    sys.executable,
+    "-m",
+    "brainalign.pipeline.runguard",
+    SNAKEMAKE,
+    "--snakefile",
+    str(REPO / "Snakefile"),
+    "--cores",
+    "2",
+]
 
 
 def is_timing_file(rel: str) -> bool:
@@ -85,6 +97,7 @@ def copy_results(src: Path, dst: Path) -> None:
 
 
 _JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")
+_RESOURCES = re.compile(r"^\s*resources: (.*)$")
 _WILDCARDS = re.compile(r"^\s*wildcards: (.*)$")
 _STAT = re.compile(r"^(\w+)\s+(\d+)$")
 
@@ -111,4 +124,18 @@ def scheduled_jobs(workdir: Path, *args: str, snakefile: Path | None = None) -> 
         if (m := _STAT.match(line.strip())) and m.group(1) not in ("job", "total")
     }
     assert stats == dict(Counter(rule for rule, _ in found)), (stats, found)
+    return found
+
+
+def dry_run_resources(out: str) -> dict[str, list[dict[str, str]]]:
+    """``resources:`` of every job of a dry run's output, by rule."""
+    found: dict[str, list[dict[str, str]]] = {}
+    rule = None
+    for line in out.splitlines():
+        if m := _JOB.match(line):
+            rule = m.group(1)
+        elif (m := _RESOURCES.match(line)) and rule:
+            items = (kv.split("=", 1) for kv in m.group(1).split(", "))
+            found.setdefault(rule, []).append({k: v for k, v in items})
+            rule = None
     return found

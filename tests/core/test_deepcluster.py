@@ -24,14 +24,15 @@ def _blobs(rng: np.random.Generator, n_per: int, k: int, dim: int, spread: float
     return centres[labels] + spread * rng.normal(size=(k * n_per, dim)), labels
 
 
-def test_pca_whitening_equals_sklearn():
+@pytest.mark.parametrize("n, d", [(120, 40), (30, 200)])  # more images / more dimensions
+def test_pca_whitening_equals_sklearn(n, d):
     """Same whitened, L2-normed points as sklearn's PCA(whiten=True) + normalize, up to the
     sign of each component (compared through the Gram matrix and per-column |r|)."""
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(120, 40)) @ rng.normal(size=(40, 40))
+    x = rng.normal(size=(n, min(n, d))) @ rng.normal(size=(min(n, d), d))
     ours = pca_whiten_l2(x, 16)
     ref = normalize(PCA(n_components=16, whiten=True, svd_solver="full").fit_transform(x))
-    assert ours.shape == (120, 16) and ours.dtype == np.float32
+    assert ours.shape == (n, 16) and ours.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(ours @ ours.T, ref @ ref.T, atol=1e-5)
     for j in range(16):

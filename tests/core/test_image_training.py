@@ -166,7 +166,15 @@ def test_deepcluster_checkpoint_resume_and_nmi(tmp_path):
     )
     model = _dc(classes=10000)
     hist = train_deepcluster(model, train, plain, state_dir=tmp_path / "a", **kwargs)
-    assert list(hist.columns) == ["epoch", "lr", "loss", "clusters", "nmi_previous", "nmi_true"]
+    assert list(hist.columns) == [
+        "epoch",
+        "lr",
+        "loss",
+        "clusters",
+        "nmi_previous",
+        "nmi_true",
+        "nmi_chance",
+    ]
     assert np.isnan(hist["nmi_previous"].iloc[0]) and hist["nmi_previous"].iloc[1:].notna().all()
     chance = np.mean(
         [nmi(np.random.default_rng(s).integers(0, 6, 36), plain.labels) for s in range(50)]

@@ -108,11 +108,13 @@ def test_semantic_errors(cfg, tmp_path):
     with pytest.raises(ConfigError, match="unknown network 'resnet'"):
         check_config(bad)
     bad = copy.deepcopy(cfg)
+    bad["truzzi2020"]["conditions"] = ["alexnet_untrained", "deepcluster_untrained"]
     bad["truzzi2020"]["statistics"]["comparisons"] = [["alexnet_untrained", "alexnet_trained"]]
     with pytest.raises(ConfigError, match="'alexnet_trained' is not in truzzi2020.conditions"):
         check_config(bad)
     bad = copy.deepcopy(cfg)
-    bad["truzzi2020"]["conditions"].append("deepcluster_trained")
+    assert "deepcluster_trained" in bad["truzzi2020"]["conditions"]
+    bad["truzzi2020"]["training"]["networks"] = ["alexnet", "modified_alexnet"]  # not deepcluster
     bad["networks"]["weights"]["deepcluster"] = str(tmp_path / "checkpoint.pth.tar")
     with pytest.raises(ConfigError) as err:
         check_config(bad)
@@ -150,3 +152,24 @@ def test_paper_config_validates_with_weights_in_place(tmp_path, monkeypatch):
     assert enabled_studies(out) == ["truzzi2020"]
     assert len(out["truzzi2020"]["conditions"]) == 6
     assert len(out["truzzi2020"]["statistics"]["comparisons"]) == 4
+
+
+def test_imagenet_training_config_validates_with_the_folders_in_place(tmp_path):
+    """The ImageNet training config: trained conditions need no weights files (the workflow
+    trains them), the ImageNet folder needs train/ and val/, training jobs ask for a GPU."""
+    cfg = yaml.safe_load((REPO / "resources" / "configs" / "truzzi2020_imagenet.yaml").read_text())
+    data = tmp_path / "92_Image_Set"
+    (data / "92images").mkdir(parents=True)
+    (data / "target_fmri.mat").write_bytes(b"x")
+    cfg["truzzi2020"]["dataset"]["path"] = str(data)
+    imagenet = tmp_path / "imagenet"
+    (imagenet / "train").mkdir(parents=True)
+    cfg["truzzi2020"]["training"]["images"]["path"] = str(imagenet)
+    with pytest.raises(ConfigError, match=r"training.images.path.*lacks \['val'\]"):
+        check_config(copy.deepcopy(cfg))
+    (imagenet / "val").mkdir()
+    out = check_config(cfg)
+    training = out["truzzi2020"]["training"]
+    assert training["resources"]["gpu"] == 1 and training["image_size"] == 224
+    assert training["deepcluster"]["k"] == 10000
+    assert "weights" not in out["networks"] or not out["networks"]["weights"]

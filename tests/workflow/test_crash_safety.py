@@ -18,23 +18,17 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SNAKEMAKE, is_timing_file, run_snakemake, small_config, write_config
-
-GUARDED = [
-    sys.executable,
-    "-m",
-    "brainalign.pipeline.runguard",
-    SNAKEMAKE,
-    "--snakefile",
-    str(REPO / "Snakefile"),
-    "--cores",
-    "2",
-]
+from conftest import (
+    GUARDED,
+    is_timing_file,
+    run_snakemake,
+    small_config,
+    write_config,
+)
 
 
 def _incomplete_outputs(workdir: Path) -> set[str]:

@@ -6,7 +6,7 @@
 rule extract_activations:
     input:
         stimuli="results/{study}/{dataset}/dataset/stimuli.npz",
-        weights=lambda wc: weights_for(wc.condition),
+        weights=lambda wc: weights_for(wc.condition, wc.study),
     output:
         "results/{study}/{dataset}/activations/{condition}.npz",
     log:
@@ -30,7 +30,7 @@ rule extract_activations:
         network=lambda wc: network_of(wc.condition),
         training=lambda wc: wc.condition.rpartition("_")[2],
         seed=lambda wc: condition_seed(wc.condition),
-        weights=lambda wc: weights_for(wc.condition),
+        weights=lambda wc: weights_for(wc.condition, wc.study),
         unsafe=lambda wc: network_of(wc.condition)
         in config["networks"]["allow_unsafe_pickle"],
         conv_pooling=config["networks"]["conv_pooling"],

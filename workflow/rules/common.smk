@@ -103,10 +103,11 @@ WORKFLOW_SHA256 = source_fingerprint(Path(workflow.basedir) / "workflow")
 GIT_COMMIT = git_commit(workflow.basedir)
 LAYER_COUNT = 7
 #: Priority of the rules on the longest chains of jobs (mouse_rsa up to its comparisons,
-#: gnet_encoding's training and transfer, dwivedi2021's searchlights; a priority is not passed on
-#: to the jobs a job needs, so every link of a chain carries it): started first, they leave the
-#: short jobs (tables, figures) to fill both cores at the end of a run instead of ending it with
-#: one long job on one core (results/benchmarks/summary.csv shows the cores kept busy).
+#: gnet_encoding's training and transfer, dwivedi2021's searchlights, truzzi2020's network
+#: training; a priority is not passed on to the jobs a job needs, so every link of a chain
+#: carries it): started first, they leave the short jobs (tables, figures) to fill both cores
+#: at the end of a run instead of ending it with one long job on one core
+#: (results/benchmarks/summary.csv shows the cores kept busy).
 LONG_CHAIN_PRIORITY = 10
 #: Final files of every enabled study (each study's main.smk adds its own).
 TARGETS = []
@@ -137,11 +138,22 @@ def network_of(condition):
     return condition.rpartition("_")[0]
 
 
-def weights_for(condition):
-    """Weights file of a trained condition (resolved and checked by the study's config check)."""
+#: Trained weights a study's own rules write: {study: {network: checkpoint path}} (filled by the
+#: study's rule files, e.g. truzzi2020's training rules); other trained conditions read
+#: networks.weights.
+WORKFLOW_WEIGHTS = {}
+
+
+def weights_for(condition, study=None):
+    """Weights file of a trained condition of ``study``: the study's own checkpoint when its
+    rules train that network, else networks.weights (resolved and checked by the study's
+    config check)."""
     network, _, training = condition.rpartition("_")
     if training != "trained":
         return []
+    own = WORKFLOW_WEIGHTS.get(study, {})
+    if network in own:
+        return own[network]
     return config["networks"]["weights"][network]
 
 

@@ -36,7 +36,7 @@ except (ImportError, AttributeError):
 # --weights <file> for trained conditions (weights_for comes from common.smk)
 _legacy_weights_option = lambda wc: " ".join(
     f"--weights {_legacy_shlex.quote(str(path))}"
-    for path in [weights_for(wc.condition)]
+    for path in [weights_for(wc.condition, wc.study)]
     if path
 )
 
@@ -48,7 +48,7 @@ if config["networks"]["legacy_deepcluster_env"]:
     rule extract_activations_legacy:
         input:
             stimuli="results/{study}/{dataset}/dataset/stimuli.npz",
-            weights=lambda wc: weights_for(wc.condition),
+            weights=lambda wc: weights_for(wc.condition, wc.study),
         output:
             "results/{study}/{dataset}/activations/{condition}.npz",
         log:

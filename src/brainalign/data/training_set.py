@@ -26,7 +26,12 @@ from PIL import Image
 from brainalign.data.synthetic_stimuli import make_category_images
 from brainalign.io.files import atomic_path
 
-__all__ = ["category_folder", "write_training_set", "max_test_correlation"]
+__all__ = [
+    "category_folder",
+    "write_training_set",
+    "max_test_correlation",
+    "image_folder_splits",
+]
 
 
 def category_folder(category: str) -> str:
@@ -109,3 +114,68 @@ def write_training_set(
             Image.fromarray(img).save(tmp, format="PNG")
         counts[split] += 1
     return counts
+
+
+def image_folder_splits(root: str | os.PathLike, size: int = 224, crop_scale: float = 0.08):
+    """The ``train`` and ``val`` splits of an ImageNet-layout folder, as torchvision datasets.
+
+    Parameters
+    ----------
+    root : path-like
+        Holds ``train/<class>/*`` and ``val/<class>/*`` (the same class folders).
+    size : int
+        Side of the network input.
+    crop_scale : float
+        Smallest area fraction of the random-resized training crops.
+
+    Returns
+    -------
+    train : ImageFolder
+        Random-resized crops to ``size`` and horizontal flips (torch's global RNG), normalised.
+    val : ImageFolder
+        Resize to ``size * 256 / 224``, centre crop ``size``, normalised.
+    plain : ImageFolder
+        The training images with ``val``'s transform (DeepCluster's clustering input).
+
+    Raises
+    ------
+    FileNotFoundError
+        A split folder is missing or holds no images.
+    ValueError
+        The two splits have different classes.
+    """
+    from torchvision import datasets, transforms
+
+    from brainalign.networks.activations import IMAGENET_MEAN, IMAGENET_STD
+
+    base = Path(root)
+    norm = [transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    augment = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(size, scale=(crop_scale, 1.0)),
+            transforms.RandomHorizontalFlip(),
+            *norm,
+        ]
+    )
+    centre = transforms.Compose(
+        [transforms.Resize(size * 256 // 224), transforms.CenterCrop(size), *norm]
+    )
+    for split in ("train", "val"):
+        if not (base / split).is_dir():
+            raise FileNotFoundError(
+                f"training images: {(base / split).resolve()} is missing; expected the "
+                "ImageNet layout <root>/train/<class>/*.JPEG and <root>/val/<class>/*.JPEG"
+            )
+    try:
+        train = datasets.ImageFolder(str(base / "train"), augment)
+        val = datasets.ImageFolder(str(base / "val"), centre)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"training images under {base.resolve()}: {exc}") from None
+    if train.classes != val.classes:
+        only = sorted(set(train.classes) ^ set(val.classes))
+        raise ValueError(
+            f"training images under {base.resolve()}: train/ and val/ hold different class "
+            f"folders (in one only: {only[:5]}{' …' if len(only) > 5 else ''})"
+        )
+    plain = datasets.ImageFolder(str(base / "train"), centre)
+    return train, val, plain

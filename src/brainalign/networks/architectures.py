@@ -75,7 +75,8 @@ class DeepClusterAlexNet(nn.Module):
 
     Notes
     -----
-    Input: (B, 3, 224, 224) normalised images; ``forward`` returns (B, num_classes).
+    Input: (B, 3, 224, 224) normalised images (other sizes are pooled to the 6 × 6 maps of
+    224 px, see :meth:`flat_features`); ``forward`` returns (B, num_classes).
     """
 
     def __init__(
@@ -127,13 +128,21 @@ class DeepClusterAlexNet(nn.Module):
         else:
             self.sobel = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def flat_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) images → (B, 256·6·6) flattened ``features`` output.
+
+        At 224 px the last pooling gives 6 × 6 maps, as the original; other sizes (training
+        at reduced resolution) are average-pooled to 6 × 6 first, as torchvision's AlexNet does.
+        """
         if self.sobel is not None:
             x = self.sobel(x)
         x = self.features(x)
-        x = x.reshape(x.size(0), self._flat)
-        x = self.classifier(x)
-        return self.top_layer(x)
+        if x.shape[-2:] != (6, 6):
+            x = nn.functional.adaptive_avg_pool2d(x, (6, 6))
+        return x.reshape(x.size(0), self._flat)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.top_layer(self.classifier(self.flat_features(x)))
 
     def _initialize_weights(self) -> None:
         # DeepCluster's rule: conv ~ N(0, sqrt(2 / (k*k*out))), BN (1, 0), linear ~ N(0, 0.01).

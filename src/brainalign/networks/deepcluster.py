@@ -31,7 +31,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from brainalign.networks.device import pick_device
 
-__all__ = ["pca_whiten_l2", "kmeans", "cluster_features", "uniform_label_sample", "nmi"]
+__all__ = [
+    "pca_whiten_l2",
+    "kmeans",
+    "cluster_features",
+    "uniform_label_sample",
+    "nmi",
+    "chance_nmi",
+]
 
 _EPS = 1.0 / 1024.0  # faiss's perturbation of a split centroid
 
@@ -54,7 +61,8 @@ def pca_whiten_l2(
     -------
     (N, n_components) float32
         Rows of unit L2 norm. Component signs are those of ``numpy.linalg.eigh`` (the
-        clustering does not depend on them).
+        clustering does not depend on them). With fewer images than dimensions the
+        eigenproblem is solved on the (N, N) Gram matrix (the same components).
 
     Raises
     ------
@@ -71,10 +79,17 @@ def pca_whiten_l2(
     if not 1 <= n_components <= min(n, d):
         raise ValueError(f"n_components={n_components} must lie in [1, min(N, D) = {min(n, d)}]")
     x = x - x.mean(axis=0)
-    cov = x.T @ x / n
-    evals, evecs = np.linalg.eigh(cov)
-    top = np.argsort(evals)[::-1][:n_components]
-    proj = x @ evecs[:, top] / np.sqrt(np.maximum(evals[top], eps))
+    if n >= d:
+        evals, evecs = np.linalg.eigh(x.T @ x / n)
+        top = np.argsort(evals)[::-1][:n_components]
+        proj = x @ evecs[:, top] / np.sqrt(np.maximum(evals[top], eps))
+    else:
+        # fewer images than dimensions: the covariance's non-zero eigenvalues are those of the
+        # (N, N) Gram matrix x x^T / n, and x v_i = sqrt(n lambda_i) u_i (no D x D problem)
+        evals, u = np.linalg.eigh(x @ x.T / n)
+        top = np.argsort(evals)[::-1][:n_components]
+        lam = np.maximum(evals[top], 0.0)
+        proj = u[:, top] * (np.sqrt(n * lam) / np.sqrt(np.maximum(lam, eps)))
     norms = np.linalg.norm(proj, axis=1, keepdims=True)
     return (proj / np.maximum(norms, eps)).astype(np.float32)
 
@@ -242,3 +257,14 @@ def nmi(a: ArrayLike, b: ArrayLike) -> float:
     from sklearn.metrics import normalized_mutual_info_score
 
     return float(normalized_mutual_info_score(np.asarray(a), np.asarray(b)))
+
+
+def chance_nmi(a: ArrayLike, b: ArrayLike, n_permutations: int = 50, seed: int = 0) -> float:
+    """NMI of ``a`` with ``b`` expected by chance: the mean over random relabelings of ``a``.
+
+    NMI is biased upwards for many clusters and few items (it is not 0 for independent
+    labelings); this is the level an NMI must exceed to show shared structure.
+    """
+    rng = np.random.default_rng(seed)
+    a = np.asarray(a)
+    return float(np.mean([nmi(rng.permutation(a), b) for _ in range(n_permutations)]))

@@ -48,7 +48,12 @@ import torch
 from torch import nn
 
 from brainalign.io.files import atomic_path
-from brainalign.networks.deepcluster import cluster_features, nmi, uniform_label_sample
+from brainalign.networks.deepcluster import (
+    chance_nmi,
+    cluster_features,
+    nmi,
+    uniform_label_sample,
+)
 from brainalign.networks.device import deterministic_forward, pick_device, sub_seed
 from brainalign.networks.weights import strip_prefixes
 
@@ -75,7 +80,10 @@ class SGDRecipe:
     """SGD with momentum, weight decay and a per-epoch learning-rate schedule.
 
     ``schedule``: ``"step"`` (``lr * gamma ** (epoch // step_size)``), ``"cosine"``
-    (``lr/2 * (1 + cos(pi * epoch / epochs))``) or ``"constant"``.
+    (``lr/2 * (1 + cos(pi * epoch / epochs))``) or ``"constant"``. With ``warmup_epochs``
+    (torchvision's ``--lr-warmup-epochs``, linear method) the first epochs run at
+    ``lr * (warmup_decay + (1 - warmup_decay) * epoch / warmup_epochs)`` and the schedule then
+    starts, counting its epochs from the end of the warm-up.
     """
 
     epochs: int
@@ -86,19 +94,31 @@ class SGDRecipe:
     schedule: str = "step"
     step_size: int = 30
     gamma: float = 0.1
+    warmup_epochs: int = 0
+    warmup_decay: float = 0.01
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"epochs ({self.epochs}) >= 1 and batch_size ({self.batch_size}) >= 2")
         if self.schedule not in ("step", "cosine", "constant"):
             raise ValueError(f"schedule {self.schedule!r} not in ('step', 'cosine', 'constant')")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(
+                f"warmup_epochs ({self.warmup_epochs}) must be >= 0 and below epochs "
+                f"({self.epochs})"
+            )
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of epoch ``epoch`` (0-based)."""
+        if epoch < self.warmup_epochs:
+            frac = epoch / self.warmup_epochs
+            return self.lr * (self.warmup_decay + (1.0 - self.warmup_decay) * frac)
+        epoch -= self.warmup_epochs
         if self.schedule == "step":
             return self.lr * self.gamma ** (epoch // self.step_size)
         if self.schedule == "cosine":
-            return 0.5 * self.lr * (1.0 + math.cos(math.pi * epoch / self.epochs))
+            span = self.epochs - self.warmup_epochs
+            return 0.5 * self.lr * (1.0 + math.cos(math.pi * epoch / span))
         return self.lr
 
 
@@ -138,6 +158,13 @@ def _resume(state_dir: Path | None) -> dict[str, Any] | None:
     return torch.load(last, map_location="cpu", weights_only=True) if last else None
 
 
+def _checkpoint_due(epoch: int, epochs: int, every: int) -> bool:
+    """Whether the checkpoint of 0-based ``epoch`` is written."""
+    if every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {every}")
+    return (epoch + 1) % every == 0 or epoch + 1 == epochs
+
+
 def _write_epoch(state_dir: Path | None, epoch: int, payload: dict[str, Any]) -> None:
     if state_dir is None:
         return
@@ -148,11 +175,54 @@ def _write_epoch(state_dir: Path | None, epoch: int, payload: dict[str, Any]) ->
         before.unlink()
 
 
-def _batch(data: Dataset, idx: Sequence[int], labels: Sequence[int] | None = None):
-    items = [data[int(i)] for i in idx]
-    x = torch.stack([torch.as_tensor(it[0]) for it in items])
-    y = [it[1] for it in items] if labels is None else [labels[int(i)] for i in idx]
-    return x, torch.as_tensor(y, dtype=torch.long)
+class _Ordered(torch.utils.data.Dataset):
+    """``data`` read in ``order``, with ``labels`` (pseudo-labels) replacing its own if given."""
+
+    def __init__(self, data: Dataset, order: Sequence[int], labels: Sequence[int] | None) -> None:
+        self.data, self.order, self.labels = data, [int(i) for i in order], labels
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, j: int):
+        i = self.order[j]
+        x, y = self.data[i]
+        return torch.as_tensor(x), int(y if self.labels is None else self.labels[i])
+
+
+def _batches(
+    data: Dataset,
+    order: Sequence[int],
+    labels: Sequence[int] | None,
+    batch_size: int,
+    workers: int = 0,
+    seed: int = 0,
+):
+    """(images, labels) batches of ``data`` in ``order``.
+
+    ``workers == 0`` decodes in this process (augmentation draws from torch's global RNG,
+    seeded per epoch by the caller); otherwise a :class:`~torch.utils.data.DataLoader` with
+    that many worker processes, each seeded by torch from ``seed`` and its worker id (the same
+    ``workers`` gives the same batches).
+    """
+    ordered = _Ordered(data, order, labels)
+    if workers == 0:
+        for start in range(0, len(ordered), batch_size):
+            items = [ordered[j] for j in range(start, min(len(ordered), start + batch_size))]
+            yield (
+                torch.stack([it[0] for it in items]),
+                torch.as_tensor([it[1] for it in items], dtype=torch.long),
+            )
+        return
+    loader = torch.utils.data.DataLoader(
+        ordered,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(seed),
+        pin_memory=torch.cuda.is_available(),
+    )
+    yield from loader
 
 
 def _sgd(params, recipe: SGDRecipe, lr: float, momentum: float | None = None):
@@ -165,15 +235,13 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def _fit_epoch(model, opt_steps, data, order, labels, batch_size, dev) -> float:
-    """One pass over ``order`` in batches (a last batch of one item is skipped: BatchNorm)."""
+def _fit_epoch(model, opt_steps, batches, dev) -> float:
+    """One pass over ``batches`` (a last batch of one item is skipped: BatchNorm)."""
     model.train()
     losses = []
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        if len(idx) < 2:
+    for x, y in batches:
+        if len(y) < 2:
             break
-        x, y = _batch(data, idx, labels)
         loss = nn.functional.cross_entropy(model(x.to(dev)), y.to(dev))
         for opt in opt_steps:
             opt.zero_grad(set_to_none=True)
@@ -185,11 +253,10 @@ def _fit_epoch(model, opt_steps, data, order, labels, batch_size, dev) -> float:
 
 
 @torch.no_grad()
-def _topk(model: nn.Module, data: Dataset, batch_size: int, dev) -> tuple[float, float]:
+def _topk(model: nn.Module, data: Dataset, batch_size: int, dev, workers: int = 0):
     model.eval()
     hits1 = hits5 = 0
-    for start in range(0, len(data), batch_size):
-        x, y = _batch(data, range(start, min(len(data), start + batch_size)))
+    for x, y in _batches(data, range(len(data)), None, batch_size, workers):
         logits = model(x.to(dev))
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu()
         hits1 += int((top[:, 0] == y).sum())
@@ -208,6 +275,8 @@ def train_supervised(
     layout: str,
     state_dir: str | os.PathLike | None = None,
     device: str = "auto",
+    workers: int = 0,
+    checkpoint_every: int = 1,
     on_epoch: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` supervised, resuming from the latest checkpoint in ``state_dir``.
@@ -227,6 +296,11 @@ def train_supervised(
     state_dir : path-like, optional
         Where ``epoch_<NNN>.pth`` checkpoints go (and are resumed from).
     device : str
+    workers : int
+        Image-decoding worker processes (0 = this process); results depend on it.
+    checkpoint_every : int
+        Write the epoch checkpoint every this many epochs (and after the last); a resumed run
+        restarts after the last one written. Results do not depend on it.
     on_epoch : callable, optional
         Called with the epoch number after each checkpoint (tests use it to stop a run).
 
@@ -253,9 +327,14 @@ def train_supervised(
             order = torch.randperm(len(train), generator=gen).tolist()
             lr = recipe.lr_at(epoch)
             _set_lr(opt, lr)
-            loss = _fit_epoch(model, [opt], train, order, None, recipe.batch_size, dev)
-            top1, top5 = _topk(model, val, recipe.batch_size, dev)
+            batches = _batches(
+                train, order, None, recipe.batch_size, workers, sub_seed(seed, 6, epoch)
+            )
+            loss = _fit_epoch(model, [opt], batches, dev)
+            top1, top5 = _topk(model, val, recipe.batch_size, dev, workers)
             history.append([epoch + 1, lr, loss, top1, top5])
+            if not _checkpoint_due(epoch, recipe.epochs, checkpoint_every):
+                continue
             payload = {
                 "epoch": epoch + 1,
                 "arch": arch,
@@ -272,7 +351,7 @@ def train_supervised(
 
 @torch.no_grad()
 def deepcluster_features(
-    model: nn.Module, data: Dataset, batch_size: int = 256, device: str = "cpu"
+    model: nn.Module, data: Dataset, batch_size: int = 256, device: str = "cpu", workers: int = 0
 ) -> np.ndarray:
     """DeepCluster's clustering input: the classifier output before its last ReLU.
 
@@ -289,12 +368,8 @@ def deepcluster_features(
     model.eval()
     head = nn.Sequential(*list(model.classifier.children())[:-1])
     out = []
-    for start in range(0, len(data), batch_size):
-        x = _batch(data, range(start, min(len(data), start + batch_size)))[0].to(dev)
-        if model.sobel is not None:
-            x = model.sobel(x)
-        x = model.features(x).flatten(1)
-        out.append(head(x).cpu())
+    for x, _ in _batches(data, range(len(data)), None, batch_size, workers):
+        out.append(head(model.flat_features(x.to(dev))).cpu())
     return torch.cat(out).numpy().astype(np.float32)
 
 
@@ -322,6 +397,8 @@ def train_deepcluster(
     arch: str = "alexnet",
     state_dir: str | os.PathLike | None = None,
     device: str = "auto",
+    workers: int = 0,
+    checkpoint_every: int = 1,
     on_epoch: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """DeepCluster training of a :class:`~brainalign.networks.architectures.DeepClusterAlexNet`.
@@ -341,14 +418,16 @@ def train_deepcluster(
         PCA dimensions (256) and Lloyd iterations (20).
     true_labels : sequence of int, optional
         Categories of ``plain``'s images: NMI against them is logged (never used to train).
-    arch, state_dir, device, on_epoch
+    arch, state_dir, device, workers, checkpoint_every, on_epoch
         As :func:`train_supervised`; checkpoints use the ``"deepcluster"`` layout.
 
     Returns
     -------
     pandas.DataFrame
         One row per epoch: ``epoch``, ``lr``, ``loss``, ``clusters`` (non-empty),
-        ``nmi_previous`` (NaN in the first epoch), ``nmi_true`` (NaN without labels).
+        ``nmi_previous`` (NaN in the first epoch), ``nmi_true`` and ``nmi_chance`` (its
+        level for unrelated labelings, :func:`~brainalign.networks.deepcluster.chance_nmi`;
+        NaN without labels).
     """
     dev = pick_device(device)
     model.to(dev)
@@ -365,13 +444,22 @@ def train_deepcluster(
         previous = ckpt["assignments"].numpy()
     with deterministic_forward(), torch.random.fork_rng(devices=[]):
         for epoch in range(start, recipe.epochs):
-            feats = deepcluster_features(model, plain, recipe.batch_size, str(dev))
+            feats = deepcluster_features(model, plain, recipe.batch_size, str(dev), workers)
             d = min(n_components, *feats.shape)
             labels = cluster_features(
-                feats, k, n_components=d, n_iter=kmeans_iter, seed=sub_seed(seed, 3, epoch)
+                feats,
+                k,
+                n_components=d,
+                n_iter=kmeans_iter,
+                seed=sub_seed(seed, 3, epoch),
+                device=dev,
             )
             nmi_prev = nmi(previous, labels) if previous is not None else float("nan")
-            nmi_true = nmi(true_labels, labels) if true_labels is not None else float("nan")
+            if true_labels is not None:
+                nmi_true = nmi(true_labels, labels)
+                nmi_chance = chance_nmi(true_labels, labels, seed=sub_seed(seed, 7, epoch))
+            else:
+                nmi_true = nmi_chance = float("nan")
             order = uniform_label_sample(labels, len(train), seed=sub_seed(seed, 4, epoch))
             model.top_layer = _fresh_top(model, k, sub_seed(seed, 5, epoch), dev)
             top_opt = torch.optim.SGD(
@@ -381,9 +469,15 @@ def train_deepcluster(
             _set_lr(opt, lr)
             _set_lr(top_opt, lr)
             torch.manual_seed(sub_seed(seed, 1, epoch))
-            loss = _fit_epoch(model, [opt, top_opt], train, order, labels, recipe.batch_size, dev)
-            history.append([epoch + 1, lr, loss, int(np.unique(labels).size), nmi_prev, nmi_true])
+            batches = _batches(
+                train, order, labels, recipe.batch_size, workers, sub_seed(seed, 6, epoch)
+            )
+            loss = _fit_epoch(model, [opt, top_opt], batches, dev)
+            clusters = int(np.unique(labels).size)
+            history.append([epoch + 1, lr, loss, clusters, nmi_prev, nmi_true, nmi_chance])
             previous = labels
+            if not _checkpoint_due(epoch, recipe.epochs, checkpoint_every):
+                continue
             payload = {
                 "epoch": epoch + 1,
                 "arch": arch,
@@ -396,5 +490,5 @@ def train_deepcluster(
             if on_epoch is not None:
                 on_epoch(epoch + 1)
     model.eval()
-    cols = ["epoch", "lr", "loss", "clusters", "nmi_previous", "nmi_true"]
+    cols = ["epoch", "lr", "loss", "clusters", "nmi_previous", "nmi_true", "nmi_chance"]
     return pd.DataFrame(history, columns=cols)

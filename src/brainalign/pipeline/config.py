@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -391,7 +391,12 @@ def significance_floor(n_permutations: int, alpha: float, n_tests: int = 1) -> s
     return None
 
 
-def check_networks(cfg: dict[str, Any], conditions: Sequence[str], where: str) -> None:
+def check_networks(
+    cfg: dict[str, Any],
+    conditions: Sequence[str],
+    where: str,
+    trained_here: Collection[str] = (),
+) -> None:
     """Shared network checks for the ``conditions`` the enabled studies use.
 
     Every condition names a known network; trained conditions have a weights file (resolved
@@ -407,6 +412,8 @@ def check_networks(cfg: dict[str, Any], conditions: Sequence[str], where: str) -
     conditions : sequence of str
     where : str
         Config key the conditions came from, for messages.
+    trained_here : collection of str
+        Networks whose trained weights the study's own rules write (no weights file needed).
     """
     for i, cond in enumerate(conditions):
         network, _, training = cond.rpartition("_")
@@ -420,6 +427,7 @@ def check_networks(cfg: dict[str, Any], conditions: Sequence[str], where: str) -
                 f"config key '{where}[{i}]': unknown network {network!r} in condition "
                 f"{cond!r}; known networks: {list(KNOWN_NETWORKS)}"
             )
+    conditions = [c for c in conditions if c.rpartition("_")[0] not in trained_here]
     for cond in conditions:
         network, _, training = cond.rpartition("_")
         if training == "trained":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_snakemake, scheduled_jobs, write_config
+from conftest import REPO, dry_run_resources, run_snakemake, scheduled_jobs, write_config
 
 from brainalign.data.nsd import FILES, nsd_paths
 
@@ -23,8 +23,6 @@ OUT = "results/gnet_encoding/nsd"
 ROIS = ("V1", "V2", "V3", "hV4")
 TRAINING_RULES = ("ge_train", "ge_transfer")
 NO_PROFILE = ("--workflow-profile", "none")  # the local profile caps mem_mb at 8000
-_JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")
-_RESOURCES = re.compile(r"^\s*resources: (.*)$")
 
 
 def _nsd_tree(root: Path, subjects=(1, 2), sessions=2) -> Path:
@@ -58,20 +56,6 @@ def _setup(work: Path, **dataset) -> tuple[Path, list[str]]:
     return root, [*NO_PROFILE, "--configfile", str(REAL), str(overlay)]
 
 
-def _resources(out: str) -> dict[str, list[dict[str, str]]]:
-    """``resources:`` of every job of a dry run, by rule."""
-    found: dict[str, list[dict[str, str]]] = {}
-    rule = None
-    for line in out.splitlines():
-        if m := _JOB.match(line):
-            rule = m.group(1)
-        elif (m := _RESOURCES.match(line)) and rule:
-            items = (kv.split("=", 1) for kv in m.group(1).split(", "))
-            found.setdefault(rule, []).append({k: v for k, v in items})
-            rule = None
-    return found
-
-
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory) -> tuple[Counter, str]:
     work = tmp_path_factory.mktemp("gnet_nsd")
@@ -101,7 +85,7 @@ def test_whole_dag_resolves_on_the_real_file_names(dry_run):
 
 def test_training_rules_carry_the_configured_cluster_resources(dry_run):
     _, out = dry_run
-    res = _resources(out)
+    res = dry_run_resources(out)
     cluster = yaml.safe_load(REAL.read_text())["gnet_encoding"]["resources"]
     for rule in TRAINING_RULES:
         assert res.get(rule), (rule, sorted(res))
@@ -139,7 +123,7 @@ def test_slurm_plugin_requests_the_gpu_once(dry_run):
 
     _, out = dry_run
     for rule in TRAINING_RULES:
-        for resources in _resources(out)[rule]:
+        for resources in dry_run_resources(out)[rule]:
             job = _Job(resources)
             validate_slurm_extra(job)
             gres = set_gres_string(job)

@@ -12,6 +12,8 @@ if TZ["dataset"]["kind"] == "synthetic":
             f"{TZ_OUT}/logs/simulate_stimuli.log",
         benchmark:
             f"{TZ_OUT}/benchmarks/simulate_stimuli.tsv"
+        # first link of the training chain (tz_training_set needs the test images)
+        priority: LONG_CHAIN_PRIORITY
         group:
             "dataset"
         conda:
@@ -62,6 +64,7 @@ rule prepare_stimuli:
         f"{TZ_OUT}/logs/prepare_stimuli.log",
     benchmark:
         f"{TZ_OUT}/benchmarks/prepare_stimuli.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "dataset"
     conda:

@@ -4,7 +4,8 @@
 # Settings: config["truzzi2020"] (workflow/schemas/truzzi2020.schema.yaml), completed and checked
 # by brainalign.studies.truzzi2020.complete_config in common.smk. Activations and layer RDMs
 # come from the shared rules (activations.smk), provenance from provenance.smk.
-# Outputs: results/truzzi2020/<dataset>/{data,dataset,activations,rdms,comparison,tables,figures}.
+# Outputs: results/truzzi2020/<dataset>/{data,dataset,training,activations,rdms,comparison,tables,
+# figures}.
 
 TZ = config["truzzi2020"]
 TZ_DS = TZ["dataset"]["name"]
@@ -66,6 +67,7 @@ wildcard_constraints:
 
 
 include: "data.smk"
+include: "training.smk"
 include: "comparison.smk"
 include: "statistics.smk"
 include: "figures.smk"

@@ -14,6 +14,7 @@ with rule_context(snakemake) as log:
         n_subjects=p["n_subjects"],
         n_voxels=p["n_voxels"],
         noise=p["noise"],
+        it_weights=p["it_weights"],
         seed=snakemake.params.seed,
     )
     log.info("simulated %d subjects in %s", info["n_subjects"], out_dir)

@@ -110,11 +110,40 @@ def _check_band(figures: dict[str, Any]) -> None:
         )
 
 
+def _check_training(block: dict[str, Any]) -> list[str]:
+    """The networks the workflow trains; a folder of training images must exist."""
+    training = block["training"]
+    nets = list(training["networks"])
+    if not nets:
+        return nets
+    images = training["images"]
+    key = f"config key '{STUDY}.training.images.path'"
+    if images["kind"] == "folder":
+        path = images.get("path")
+        if not path:
+            raise ConfigError(f"{key}: required for images kind 'folder' (ImageNet layout)")
+        missing = [s for s in ("train", "val") if not (Path(path) / s).is_dir()]
+        if missing:
+            raise ConfigError(
+                f"{key}: {path!r} lacks {missing}; point it at a folder in the ImageNet layout "
+                "(<path>/train/<class>/*.JPEG, <path>/val/<class>/*.JPEG)"
+            )
+    used = {c.rpartition("_")[0] for c in block["conditions"] if c.endswith("_trained")}
+    unused = [n for n in nets if n not in used]
+    if unused:
+        warn_config(
+            f"config key '{STUDY}.training.networks': {unused} trained but no "
+            f"'<network>_trained' condition in {STUDY}.conditions uses them"
+        )
+    return nets
+
+
 def complete_config(cfg: dict[str, Any]) -> list[str]:
     """Fill the derived defaults of ``cfg['truzzi2020']`` in place and check it.
 
     Derived: ``dataset.name`` (from the kind), ``dataset.regions`` (all the data set has),
-    ``statistics.comparisons`` (every pair of conditions).
+    ``statistics.comparisons`` (every pair of conditions). Trained conditions of the networks in
+    ``training.networks`` need no weights file (the workflow writes it).
 
     Parameters
     ----------
@@ -151,7 +180,8 @@ def complete_config(cfg: dict[str, Any]) -> list[str]:
             f"tests against {STUDY}.statistics.alpha)"
         )
     conds = block["conditions"]
-    check_networks(cfg, conds, f"{STUDY}.conditions")
+    trained_here = _check_training(block)
+    check_networks(cfg, conds, f"{STUDY}.conditions", trained_here=trained_here)
     stats = block["statistics"]
     if stats["comparisons"] is None:
         stats["comparisons"] = default_comparisons(conds)

@@ -18,7 +18,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["NETWORK_COLOURS", "plot_layer_profiles", "plot_profile_panels"]
+__all__ = [
+    "NETWORK_COLOURS",
+    "plot_layer_profiles",
+    "plot_profile_panels",
+    "plot_training_curves",
+]
 
 #: Colours of the original figures (xkcd names) by network.
 NETWORK_COLOURS = {
@@ -129,5 +134,58 @@ def plot_profile_panels(
         plot_layer_profiles(ax, table, conds, ceiling, ph, ylabel, ylim)
         ax.set_title(ptitle)
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(table: pd.DataFrame, context: str = "paper") -> plt.Figure:
+    """Per-epoch training curves of the networks the workflow trained.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``tables/training.csv``: network, epoch, statistic, value (statistics ``loss``,
+        ``top1``/``top5`` for supervised training, ``nmi_true``/``nmi_previous``/``nmi_chance``
+        for DeepCluster).
+    context : str
+        seaborn plotting context.
+
+    Returns
+    -------
+    matplotlib Figure
+        Three panels: training loss; validation top-1 (solid) and top-5 (dotted) accuracy;
+        DeepCluster's NMI with the true categories (solid), with the previous epoch's
+        clusters (dashed) and its chance level (grey).
+    """
+    sns.set_theme(context=context, style="ticks")
+    wide = table.pivot_table(index=["network", "epoch"], columns="statistic", values="value")
+    nets = list(dict.fromkeys(table["network"]))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    for i, net in enumerate(nets):
+        h = wide.loc[net].sort_index()
+        colour = _colour(net, i)
+        axes[0].plot(h.index, h["loss"], "-o", ms=3, color=colour, label=net)
+        if "top1" in h and h["top1"].notna().any():
+            axes[1].plot(h.index, h["top1"], "-o", ms=3, color=colour, label=f"{net} top-1")
+            axes[1].plot(h.index, h["top5"], ":", color=colour, label=f"{net} top-5")
+        if "nmi_true" in h and h["nmi_true"].notna().any():
+            axes[2].plot(
+                h.index, h["nmi_true"], "-o", ms=3, color=colour, label=f"{net} vs categories"
+            )
+            axes[2].plot(
+                h.index, h["nmi_previous"], "--", color=colour, label=f"{net} vs previous epoch"
+            )
+            axes[2].plot(
+                h.index, h["nmi_chance"], "-", color="0.6", lw=1, label="chance (vs categories)"
+            )
+    axes[0].set(xlabel="epoch", ylabel="training loss", title="loss")
+    axes[1].set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1.02), title="supervised")
+    axes[2].set(xlabel="epoch", ylabel="NMI", ylim=(0, 1.02), title="DeepCluster clusters")
+    for ax in axes:
+        if ax.lines:
+            ax.legend(fontsize="x-small", frameon=False)
+        else:
+            ax.text(0.5, 0.5, "none trained", ha="center", va="center", transform=ax.transAxes)
+    sns.despine(fig)
     fig.tight_layout()
     return fig
