@@ -326,7 +326,9 @@ def test_config_check_stops_on_a_wrong_weights_file(tmp_path, monkeypatch):
     fake.parent.mkdir()
     fake.write_bytes(b"junk")
     cfg["networks"]["weights"]["alexnet"] = str(fake)
-    cfg["truzzi2020"]["conditions"].append("alexnet_trained")
+    assert "alexnet_trained" in cfg["truzzi2020"]["conditions"]
+    cfg["truzzi2020"]["training"]["networks"] = []  # trained conditions read networks.weights
+    cfg["truzzi2020"]["conditions"] = ["alexnet_trained", "alexnet_untrained"]
     cfg["truzzi2020"]["statistics"]["comparisons"] = []
     with pytest.raises(ConfigError) as err:
         check_config(cfg)

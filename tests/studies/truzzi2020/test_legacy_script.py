@@ -319,7 +319,7 @@ def condition_seed(condition):
     return 77
 
 
-def weights_for(condition):
+def weights_for(condition, study=None):
     return []
 
 

@@ -38,7 +38,7 @@ rule tz_training_set:
         f"{TZ_OUT}/benchmarks/tz_training_set.tsv"
     priority: LONG_CHAIN_PRIORITY
     conda:
-        "../../../envs/data.yaml"
+        "../../../envs/torch.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
