@@ -201,3 +201,25 @@ def test_deepcluster_checkpoint_resume_and_nmi(tmp_path):
     )
     assert latest_checkpoint(tmp_path / "b").read_bytes() == ckpt.read_bytes()
     assert resumed.equals(hist)
+
+
+def test_retained_memory_leaves_training_identical(tmp_path):
+    """glibc keeps freed blocks (no page faults per step); the weights do not change."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from brainalign.networks.device import retain_freed_memory\n"
+        "if sys.argv[1] == '1': assert retain_freed_memory()\n"
+        "torch.manual_seed(0); torch.set_num_threads(1)\n"
+        "m = torch.nn.Linear(3000, 3000); opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+        "for _ in range(3):\n"
+        "    opt.zero_grad(); m(torch.randn(64, 3000)).square().mean().backward(); opt.step()\n"
+        "torch.save(m.state_dict(), sys.argv[2])\n"
+    )
+    for flag in ("0", "1"):
+        subprocess.run([sys.executable, "-c", code, flag, str(tmp_path / flag)], check=True)
+    a = torch.load(tmp_path / "0", weights_only=True)
+    b = torch.load(tmp_path / "1", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)

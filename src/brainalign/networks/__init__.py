@@ -25,6 +25,7 @@ _API = {
     "pick_device": "device",
     "deterministic_forward": "device",
     "sub_seed": "device",
+    "retain_freed_memory": "device",
     "pca_whiten_l2": "deepcluster",
     "kmeans": "deepcluster",
     "cluster_features": "deepcluster",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-__all__ = ["deterministic_forward", "pick_device", "sub_seed"]
+__all__ = ["deterministic_forward", "pick_device", "sub_seed", "retain_freed_memory"]
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -54,3 +54,33 @@ def sub_seed(seed: int, *labels: int) -> int:
     """A 32-bit seed for one purpose (``labels``: integers such as an epoch), derived from
     ``seed`` by NumPy's ``SeedSequence``: independent streams, the same on every machine."""
     return int(np.random.SeedSequence([int(seed), *(int(x) for x in labels)]).generate_state(1)[0])
+
+
+def retain_freed_memory(limit_bytes: int = 1 << 30) -> bool:
+    """Keep freed memory in the process instead of handing it back to the OS (glibc only).
+
+    Training allocates and frees the same large buffers (weights' gradients, activations) on
+    every step; glibc serves blocks above 32 MB by ``mmap`` and unmaps them on ``free``, so
+    every step faults the pages in again (on the 2-core machine about a fifth of a training
+    job's time went to the kernel). Raising the mmap and trim thresholds to ``limit_bytes``
+    serves such blocks from the heap and keeps them. Numbers do not change: torch aligns its
+    buffers itself (64 bytes). Peak memory is unchanged; memory is not returned before exit.
+
+    Returns
+    -------
+    bool
+        False where there is no glibc ``mallopt`` (nothing changed).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, limit_bytes)) and bool(
+        mallopt(m_trim_threshold, limit_bytes)
+    )

@@ -50,8 +50,11 @@ rule dr_network:
     conda:
         "../../../envs/torch.yaml"
     threads: 1
+    # the embedded study's jobs peak at 1.5 GB: two run side by side (and beside other jobs)
+    # under the local profile's 8 GB; the real Kay images ask for more
+    priority: LONG_CHAIN_PRIORITY
     resources:
-        mem_mb=6000,
+        mem_mb=3000 if DR_SIMULATED else 6000,
         runtime=60,
     params:
         code=code("decoding_robustness/train_network.py"),

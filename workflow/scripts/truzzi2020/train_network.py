@@ -1,6 +1,7 @@
 """Train one network from images (supervised or DeepCluster), resuming a killed run."""
 
 from brainalign.io.files import write_table
+from brainalign.networks.device import retain_freed_memory
 from brainalign.networks.image_training import latest_checkpoint, save_checkpoint
 from brainalign.pipeline.provenance import provenance_fields, with_provenance
 from brainalign.pipeline.rulekit import rule_context
@@ -13,6 +14,7 @@ from brainalign.studies.truzzi2020.training import (
 )
 
 with rule_context(snakemake) as log:
+    retain_freed_memory()  # the same large tensors every step: no page faults for them
     p = snakemake.params
     network = snakemake.wildcards.tnet
     images = snakemake.input.images
