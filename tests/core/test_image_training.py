@@ -223,3 +223,39 @@ def test_retained_memory_leaves_training_identical(tmp_path):
     a = torch.load(tmp_path / "0", weights_only=True)
     b = torch.load(tmp_path / "1", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_worker_processes_and_sparse_checkpoints_are_reproducible(tmp_path):
+    """Decoding in worker processes (seeded per epoch and worker) gives the same bytes twice;
+    checkpoints every 2 epochs keep the last epoch and resume to the same bytes."""
+    train, val = Shapes(24, 0, augment=True), Shapes(12, 1)
+    recipe = SGDRecipe(epochs=3, lr=0.01, batch_size=8, schedule="cosine", warmup_epochs=1)
+    kwargs = dict(
+        recipe=recipe,
+        seed=4,
+        arch="alexnet",
+        layout="modified_alexnet",
+        device="cpu",
+        workers=2,
+        checkpoint_every=2,
+    )
+    written = []
+    train_supervised(_dc(), train, val, state_dir=tmp_path / "a", on_epoch=written.append, **kwargs)
+    assert written == [2, 3]
+    with pytest.raises(_Stop):
+        train_supervised(
+            _dc(), train, val, state_dir=tmp_path / "b", on_epoch=_stop_at(2), **kwargs
+        )
+    assert latest_checkpoint(tmp_path / "b").name == "epoch_002.pth"
+    train_supervised(_dc(), train, val, state_dir=tmp_path / "b", **kwargs)
+    a, b = (latest_checkpoint(tmp_path / d) for d in ("a", "b"))
+    assert a.name == b.name == "epoch_003.pth" and a.read_bytes() == b.read_bytes()
+
+
+def test_warmup_then_schedule():
+    r = SGDRecipe(epochs=6, lr=0.1, schedule="cosine", warmup_epochs=2, warmup_decay=0.1)
+    lrs = [r.lr_at(e) for e in range(6)]
+    np.testing.assert_allclose(lrs[:2], [0.01, 0.055])
+    assert lrs[2] == pytest.approx(0.1) and lrs[2] > lrs[3] > lrs[4] > lrs[5] > 0
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        SGDRecipe(epochs=2, warmup_epochs=2)
