@@ -163,3 +163,29 @@ def test_tiny_and_huge_scales():
     ref = reference(x)
     for factor in (1e-100, 1e-80, 1e80, 1e150):  # var_i var_j out of range
         assert_same_ranks(compute_rdm(x * factor), ref, atol=1e-12)
+
+
+def test_rescaled_rows_are_tied_whatever_blas_sums():
+    """The tie repair does not rely on BLAS: distances of rows that are power-of-two multiples,
+    split by an ulp here on purpose (as some CPUs' kernels do), become exact ties; a row that
+    differs by one ulp in one feature is not tied to its near twin."""
+    rng = np.random.default_rng(3)
+    x = relu_layer(rng, 32, 4, n=12)
+    x[7] = 4 * x[2]
+    x[9] = x[2]
+    x[11] = x[4]
+    x[11, 5] = np.nextafter(x[11, 5], np.float32(np.inf))
+    d = 1 - np.corrcoef(x.astype(np.float64))
+    d = (d + d.T) / 2  # corrcoef itself is not exactly symmetric
+    ulp = np.spacing(d)
+    d[7, :] += ulp[7, :]  # row 7's sums split off by an ulp
+    d[:, 7] = d[7, :]
+    d[2, 9] = d[9, 2] = 1e-15
+    np.fill_diagonal(d, 0.0)
+    rdm_module._tie_rescaled_rows(x, d)
+    for member in (7, 9):
+        others = np.setdiff1d(np.arange(12), [2, 7, 9])
+        assert np.array_equal(d[member, others], d[2, others])
+        assert d[member, 2] == 0.0 and d[2, member] == 0.0
+    assert np.array_equal(d, d.T)
+    assert d[4, 11] > 0 and not np.array_equal(d[11], d[4])

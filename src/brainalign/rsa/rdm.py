@@ -130,11 +130,61 @@ def _correlation_rdm(x: np.ndarray, metric: str) -> np.ndarray:
     cov /= scale
     np.clip(cov, -1.0, 1.0, out=cov)
     np.subtract(1.0, cov, out=cov)
+    _tie_rescaled_rows(x, cov)
     # Exactly symmetric by construction: numpy's b @ b.T mirrors BLAS syrk's triangle (its
     # non-BLAS loop computes both triangles in the same order), and every later step is
     # symmetric in i and j.
     cov.reshape(-1)[:: n + 1] = 0.0  # cov is C-contiguous: reshape is a view
     return cov
+
+
+def _tie_rescaled_rows(x: np.ndarray, dist: np.ndarray) -> None:
+    """Make rows that are power-of-two multiples of each other exact ties, in place.
+
+    Whether BLAS computes ``c_ij`` and ``2 c_ik`` (row k = 2 × row j) with bit-identical sums
+    depends on the CPU's kernel and on where the rows fall in its tiles, so duplicated or
+    power-of-two rescaled patterns can miss ``r = 1`` or their shared distances by an ulp.
+    Candidates (``d_ij < 1e-9``) are verified exactly on the rows (equal mantissas, one
+    exponent offset); every verified member then takes the distances of the group's first
+    row, and the group's own distances are 0, as ``pdist`` gives them.
+    """
+    n = dist.shape[0]
+    i, j = np.nonzero(np.triu(dist < 1e-9, 1))
+    if i.size == 0:
+        return
+    parent = np.arange(n)
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):
+        if _power_of_two_multiple(x[a], x[b]):
+            ra, rb = int(parent[a]), int(parent[b])
+            while parent[ra] != ra:
+                ra = int(parent[ra])
+            while parent[rb] != rb:
+                rb = int(parent[rb])
+            parent[max(ra, rb)] = min(ra, rb)
+    for k in range(n):  # resolve to the root (the group's first row)
+        r = k
+        while parent[r] != r:
+            r = parent[r]
+        parent[k] = r
+    for root in np.unique(parent):
+        group = np.flatnonzero(parent == root)
+        if group.size > 1:
+            dist[group[1:], :] = dist[root, :]
+            dist[:, group[1:]] = dist[:, [root]]
+            dist[np.ix_(group, group)] = 0.0
+
+
+def _power_of_two_multiple(u: np.ndarray, v: np.ndarray) -> bool:
+    """Whether ``v == u · 2**k`` exactly for one integer k (zeros where ``u`` is 0)."""
+    mu, eu = np.frexp(u)
+    mv, ev = np.frexp(v)
+    if not np.array_equal(mu, mv):
+        return False
+    nz = mu != 0
+    if not nz.any():
+        return True
+    shift = ev[nz] - eu[nz]
+    return bool(np.all(shift == shift[0]))
 
 
 def _shifted_gram(x: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

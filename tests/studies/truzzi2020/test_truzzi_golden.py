@@ -5,11 +5,13 @@
 results moved to ``results/truzzi2020/<dataset>/``, and ``config_hash`` differs because the config
 is laid out in study blocks; ``dataset_sha256`` (the digest of the prepared dataset file) differs
 since issue 15's ``compute_rdm`` (its float64 RDMs may differ in the last bit; their ranks, and
-every statistic here, do not). Every other column, numbers included, is identical.
+every statistic here, do not). Every other column is identical: text exactly, numbers to
+1e-12 relative (their last bits follow the CPU's BLAS/LAPACK kernels).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
@@ -29,4 +31,15 @@ def test_tables_equal_those_before_the_restructure(small_run, table):
     )
     assert list(after.columns) == list(before.columns)
     cols = [c for c in before.columns if c not in CHANGED]
-    pd.testing.assert_frame_equal(after[cols], before[cols])
+    assert len(after) == len(before)
+    for col in cols:
+        a, b = after[col], before[col]
+        num_a, num_b = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+        if num_b.notna().sum() == (b != "").sum() and (b != "").any():
+            # Numbers to 1e-12 relative: the golden tables come from another machine, and
+            # the last bits of LAPACK/BLAS results (pingouin's sphericity correction) follow
+            # the CPU's kernels. Any change of method moves them far more.
+            assert ((a == "") == (b == "")).all(), col
+            np.testing.assert_allclose(num_a, num_b, rtol=1e-12, atol=1e-15, err_msg=col)
+        else:
+            assert a.tolist() == b.tolist(), col

@@ -45,15 +45,15 @@ rule dr_network:
         f"{DR_OUT}/logs/network_{{dr_network}}_seed-{{dr_seed}}.log",
     benchmark:
         f"{DR_OUT}/benchmarks/dr_network/{{dr_network}}_seed-{{dr_seed}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "dr_training"
     conda:
         "../../../envs/torch.yaml"
     threads: 1
-    # the embedded study's jobs peak at 1.5 GB: two run side by side (and beside other jobs)
-    # under the local profile's 8 GB; the real Kay images ask for more
-    priority: LONG_CHAIN_PRIORITY
     resources:
+        # the embedded study's jobs peak at 1.5 GB: two run side by side (and beside other
+        # jobs) under the local profile's 8 GB; the real Kay images ask for more
         mem_mb=3000 if DR_SIMULATED else 6000,
         runtime=60,
     params:

@@ -5,8 +5,8 @@ The stimuli are written by prepare_stimuli (the networks depend on them alone)."
 import numpy as np
 
 from brainalign.data.loaders import load_dataset
-from brainalign.io.files import write_json, write_npz
-from brainalign.pipeline.provenance import hash_files
+from brainalign.io.files import write_npz
+from brainalign.pipeline.provenance import write_dataset_record
 from brainalign.pipeline.rulekit import rule_context
 
 with rule_context(snakemake) as log:
@@ -16,24 +16,20 @@ with rule_context(snakemake) as log:
     log.info(
         "%s: %d images, %d subjects, regions %s", ds.name, ds.n_images, len(ds.subjects), ds.regions
     )
-    digest, per_file = hash_files(snakemake.input)
-    log.info("dataset sha256 %s over %d files", digest, len(per_file))
-    stamp = np.array(digest)
+    record = write_dataset_record(
+        out.info,
+        ds.name,
+        snakemake.input,
+        n_images=ds.n_images,
+        subjects=ds.subjects,
+        regions=ds.regions,
+        metadata=ds.metadata,
+    )
+    digest = record["dataset_sha256"]
+    log.info("dataset sha256 %s over %d files", digest, len(record["files_sha256"]))
     write_npz(
         out.rdms,
         subjects=np.array(ds.subjects),
-        dataset_sha256=stamp,
+        dataset_sha256=np.array(digest),
         **{f"rdm_{region}": rdms for region, rdms in ds.rdms.items()},
-    )
-    write_json(
-        {
-            "name": ds.name,
-            "n_images": ds.n_images,
-            "subjects": ds.subjects,
-            "regions": ds.regions,
-            "dataset_sha256": digest,
-            "files_sha256": per_file,
-            "metadata": ds.metadata,
-        },
-        out.info,
     )
