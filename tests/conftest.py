@@ -45,6 +45,20 @@ def write_config(workdir: Path, config: dict | str | Path) -> Path:
     return path
 
 
+def run_study(workdir: Path, config: dict | str | Path, timeout: int = 900) -> Path:
+    """Write ``config`` into ``workdir`` and run the whole workflow there on 2 cores."""
+    write_config(workdir, config)
+    run_snakemake(workdir, "--cores", "2", timeout=timeout)
+    return workdir
+
+
+def assert_same_tables(first: Path, second: Path, out: Path, names) -> None:
+    """The tables ``out/tables/<name>.csv`` of two runs are byte-identical."""
+    for name in names:
+        a = (first / out / "tables" / f"{name}.csv").read_bytes()
+        assert a == (second / out / "tables" / f"{name}.csv").read_bytes(), name
+
+
 def run_snakemake(
     workdir: Path,
     *args: str,

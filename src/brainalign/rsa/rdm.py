@@ -64,9 +64,10 @@ def compute_rdm(features: np.ndarray, metric: str = "correlation") -> np.ndarray
     their exact mean instead. No float64 copy of a large layer is made (``1 − np.corrcoef``
     makes one, then a mean pass and an in-place centring before the same ``syrk``), so it is
     at least as fast, with far less memory. ``r = c_ij / sqrt(c_ii c_jj)`` (as ``pdist``) is
-    exactly symmetric and exactly 1 for duplicated patterns. The condensed entries have the
-    same ranks as the float64 ``1 − np.corrcoef(x)``, and exact ties (duplicated or
-    power-of-two rescaled patterns) stay ties, as in float64 ``pdist`` (``np.corrcoef``'s
+    exactly symmetric. The condensed entries have the same ranks as the float64
+    ``1 − np.corrcoef(x)``, and exact ties (duplicated or power-of-two rescaled patterns,
+    verified on the rows, whatever order the CPU's BLAS kernel summed in) stay ties with a
+    zero distance between them, as in float64 ``pdist`` (``np.corrcoef``'s
     ``c_ij / s_i / s_j`` splits them by an ulp): ``tests/core/test_rdm_exact.py``,
     ``benchmarks/bench_rdm.py``.
     """
@@ -125,8 +126,9 @@ def _correlation_rdm(x: np.ndarray, metric: str) -> np.ndarray:
         np.sqrt(scale, out=scale)
     else:
         scale = _checked_scale(x, var, shift, metric)
-    # r = cov / sqrt(var_i var_j), as scipy's pdist: symmetric in i and j, and exactly 1 for
-    # duplicated (or power-of-two rescaled) patterns, so their exact ties survive.
+    # r = cov / sqrt(var_i var_j), as scipy's pdist: symmetric in i and j. Duplicated (or
+    # power-of-two rescaled) patterns give r = 1 and shared distances only where BLAS sums their
+    # entries alike; _tie_rescaled_rows makes their ties exact on any CPU.
     cov /= scale
     np.clip(cov, -1.0, 1.0, out=cov)
     np.subtract(1.0, cov, out=cov)

@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_snakemake, scheduled_jobs, write_config
+from conftest import (
+    REPO,
+    assert_same_tables,
+    run_snakemake,
+    run_study,
+    scheduled_jobs,
+    write_config,
+)
 
 from brainalign.pipeline.config import ConfigError, validate_config
 from brainalign.studies.decoding_robustness import complete_config
@@ -20,10 +27,7 @@ TABLES = ("accuracy", "accuracy_drop", "confusion", "training_history", "similar
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("decoding")
-    write_config(wd, SMALL)
-    run_snakemake(wd, "--cores", "2", timeout=900)
-    return wd
+    return run_study(tmp_path_factory.mktemp("decoding"), SMALL)
 
 
 def _table(wd, name):
@@ -71,13 +75,7 @@ def test_planted_truth(study):
 
 @pytest.mark.slow
 def test_same_config_twice_gives_identical_tables(study, tmp_path):
-    wd = tmp_path / "again"
-    write_config(wd, SMALL)
-    run_snakemake(wd, "--cores", "2", timeout=900)
-    for name in TABLES:
-        a = (study / OUT / "tables" / f"{name}.csv").read_bytes()
-        b = (wd / OUT / "tables" / f"{name}.csv").read_bytes()
-        assert a == b, name
+    assert_same_tables(study, run_study(tmp_path / "again", SMALL), OUT, TABLES)
 
 
 @pytest.mark.slow

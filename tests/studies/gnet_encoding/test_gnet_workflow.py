@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, run_snakemake, write_config
+from conftest import REPO, assert_same_tables, run_snakemake, run_study, write_config
 
 from brainalign.io import read_npz
 from brainalign.networks.gnet_training import build_gnet
@@ -35,10 +35,7 @@ ROIS = ["V1", "V2", "V3", "hV4"]
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("gnet")
-    write_config(wd, SMALL)
-    run_snakemake(wd, "--cores", "2", timeout=1200)
-    return wd
+    return run_study(tmp_path_factory.mktemp("gnet"), SMALL, timeout=1200)
 
 
 def _table(wd, name):
@@ -92,12 +89,7 @@ def test_planted_tuning_follows_hierarchy(study):
 
 @pytest.mark.slow
 def test_same_config_twice_gives_identical_tables(study, tmp_path):
-    wd = tmp_path / "again"
-    write_config(wd, SMALL)
-    run_snakemake(wd, "--cores", "2", timeout=1200)
-    for name in TABLES:
-        a = (study / OUT / "tables" / f"{name}.csv").read_bytes()
-        assert a == (wd / OUT / "tables" / f"{name}.csv").read_bytes(), name
+    assert_same_tables(study, run_study(tmp_path / "again", SMALL, timeout=1200), OUT, TABLES)
 
 
 @pytest.mark.parametrize(

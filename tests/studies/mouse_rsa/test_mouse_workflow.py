@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, run_snakemake, scheduled_jobs, write_config
+from conftest import (
+    REPO,
+    assert_same_tables,
+    run_study,
+    scheduled_jobs,
+    write_config,
+)
 
 from brainalign.studies.mouse_rsa.analysis import compare_layers, family_differences, tau_a_many
 
@@ -18,10 +24,7 @@ TABLES = ("comparison", "noise_ceiling", "family_differences", "cells")
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("mouse")
-    write_config(wd, SMALL)
-    run_snakemake(wd, "--cores", "2", timeout=900)
-    return wd
+    return run_study(tmp_path_factory.mktemp("mouse"), SMALL)
 
 
 def _table(wd, name):
@@ -60,12 +63,7 @@ def test_planted_truth(study):
 
 @pytest.mark.slow
 def test_same_config_twice_gives_identical_tables(study, tmp_path):
-    wd = tmp_path / "again"
-    write_config(wd, SMALL)
-    run_snakemake(wd, "--cores", "2", timeout=900)
-    for name in TABLES:
-        a = (study / OUT / "tables" / f"{name}.csv").read_bytes()
-        assert a == (wd / OUT / "tables" / f"{name}.csv").read_bytes(), name
+    assert_same_tables(study, run_study(tmp_path / "again", SMALL), OUT, TABLES)
 
 
 def test_real_data_dag_downloads_then_analyses(tmp_path):

@@ -7,6 +7,8 @@
 # DAG: generation (default) or pre-placed NSD files -> per-subject preparation -> GNet8j and one
 # GNet8r per ROI -> transfer readouts per source ROI, tuning, ridge -> tables -> figures.
 # Outputs: results/gnet_encoding/<dataset>/{data,prepared,models,accuracy,transfer,tables,figures}.
+from functools import lru_cache
+
 from brainalign.studies.gnet_encoding import names as _gen
 from brainalign.studies.gnet_encoding.design import nsd_sessions as _ge_sessions
 
@@ -28,6 +30,7 @@ def ge_seed(*labels):
     return derive_seed(config["seed"], "gnet_encoding", *labels)
 
 
+@lru_cache(maxsize=None)  # the real data's sessions are globbed once per subject
 def ge_sessions(tag):
     subject = int(tag[len("subj") :])
     if GE_SIM:
