@@ -150,29 +150,21 @@ def _tie_rescaled_rows(x: np.ndarray, dist: np.ndarray) -> None:
     exponent offset); every verified member then takes the distances of the group's first
     row, and the group's own distances are 0, as ``pdist`` gives them.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = dist.shape[0]
     i, j = np.nonzero(np.triu(dist < 1e-9, 1))
-    if i.size == 0:
+    same = [k for k in range(i.size) if _power_of_two_multiple(x[i[k]], x[j[k]])]
+    if not same:
         return
-    parent = np.arange(n)
-    for a, b in zip(i.tolist(), j.tolist(), strict=True):
-        if _power_of_two_multiple(x[a], x[b]):
-            ra, rb = int(parent[a]), int(parent[b])
-            while parent[ra] != ra:
-                ra = int(parent[ra])
-            while parent[rb] != rb:
-                rb = int(parent[rb])
-            parent[max(ra, rb)] = min(ra, rb)
-    for k in range(n):  # resolve to the root (the group's first row)
-        r = k
-        while parent[r] != r:
-            r = parent[r]
-        parent[k] = r
-    for root in np.unique(parent):
-        group = np.flatnonzero(parent == root)
+    links = coo_matrix((np.ones(len(same)), (i[same], j[same])), shape=(n, n))
+    _, labels = connected_components(links, directed=False)
+    for label in np.unique(labels):
+        group = np.flatnonzero(labels == label)  # sorted: group[0] is the first row
         if group.size > 1:
-            dist[group[1:], :] = dist[root, :]
-            dist[:, group[1:]] = dist[:, [root]]
+            dist[group[1:], :] = dist[group[0], :]
+            dist[:, group[1:]] = dist[:, group[[0]]]
             dist[np.ix_(group, group)] = 0.0
 
 

@@ -19,8 +19,13 @@ with rule_context(snakemake) as log:
     network = snakemake.wildcards.tnet
     images = snakemake.input.images
     digest = images_digest(images)
-    settings = {"network": network, "training": p.training, "seed": p.seed, "code": p.code}
-    settings["images"] = digest
+    settings = {
+        "network": network,
+        "training": p.training,
+        "seed": p.seed,
+        "code": p.code,
+        "images": digest,
+    }
     if reset_stale_state(p.state, settings):
         log.info("removed epoch checkpoints of other settings from %s", p.state)
     resumed = latest_checkpoint(p.state)

@@ -53,19 +53,20 @@ _CONTENT_HASH_BYTES = 1 << 30
 
 
 def images_digest(root: str | os.PathLike) -> str:
-    """SHA-256 of a training-image folder: of every file's content up to 1 GiB in total, else
-    of the listing (relative paths and sizes), so ImageNet is not read just to be named."""
+    """SHA-256 of a training-image folder: of every file's content up to 1 GiB in total
+    (:func:`~brainalign.pipeline.provenance.hash_files`), else of the listing (relative paths
+    and sizes), so ImageNet is not read just to be named."""
     import hashlib
 
-    from brainalign.io.hashing import sha256_file
+    from brainalign.pipeline.provenance import hash_files
 
     base = Path(root)
     files = sorted(f for f in base.rglob("*") if f.is_file())
     sizes = [f.stat().st_size for f in files]
-    by_content = sum(sizes) <= _CONTENT_HASH_BYTES
+    if sum(sizes) <= _CONTENT_HASH_BYTES:
+        return hash_files(sorted(base.iterdir()))[0]  # names relative to the folder
     listing = "\n".join(
-        f"{f.relative_to(base).as_posix()}:{sha256_file(f) if by_content else n}"
-        for f, n in zip(files, sizes, strict=True)
+        f"{f.relative_to(base).as_posix()}:{n}" for f, n in zip(files, sizes, strict=True)
     )
     return hashlib.sha256(listing.encode()).hexdigest()
 
