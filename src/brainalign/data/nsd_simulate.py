@@ -13,32 +13,53 @@
 * per subject ``betas_sessionNN.nii.gz`` int16 (X, Y, Z, trials_per_session) = round(300 × %
   signal change), zero outside an ellipsoidal brain; ``ncsnr.nii.gz`` float32 (the PLANTED value,
   not an estimate); ``roi/prf-visualrois.nii.gz`` and ``roi/Kastner2015.nii.gz`` int16, -1 outside
-  the brain. ROIs are slabs along Y (V1, V2, V3, hV4), ventral (Z < Z/2: codes 1, 3, 5, 7) and
-  dorsal (2, 4, 6) halves, in the X < 3X/4 part of the brain. Kastner2015 moves the V1/V2 boundary
-  by one row, labels the dorsal hV4 slab 8 (VO1) and also labels the column X = 3X/4 that
-  prf-visualrois leaves empty; the truth uses prf-visualrois over Kastner2015 (methods §4.1).
+  the brain. ROIs are slabs along Y (V1, V2, V3, hV4) in the X < 3X/4 part of the brain, cut at
+  the quartiles of those voxels along Y (whole rows, so about equal voxel counts), V1-V3 in
+  ventral (Z < Z/2: codes 1, 3, 5) and dorsal (2, 4, 6) halves, hV4 (7) over both. Kastner2015
+  moves the slab boundaries by one row, labels the dorsal hV4 slab 8 (VO1) and also labels the
+  column X = 3X/4 that prf-visualrois leaves empty; the truth uses prf-visualrois over
+  Kastner2015 (methods §4.1).
 
 Hidden encoder (:func:`encoder_features`; luminance = RGB mean / 255 minus its image mean):
 
-* ``early`` (4, S/4, S/4): quadrature Gabor energy, 4 orientations, wavelength 4 px, σ 2 px,
+* ``early`` (4, S/4, S/4): quadrature Gabor energy, 4 orientations, wavelength 8 px, σ 4 px,
   averaged in 4 × 4 blocks;
 * ``mid`` (8, S/8, S/8): ReLU of a fixed random 3 × 3 conv over [early, coarse Gabor energy
-  (wavelength 12 px, σ 5 px)] after 2 × 2 average pooling;
-* ``deep`` (8, S/16, S/16): ReLU of a fixed random 3 × 3 conv of ``mid`` after 2 × 2 pooling.
+  (wavelength 16 px, σ 7 px)] after 2 × 2 average pooling;
+* ``deep`` (16, S/16, S/16): second-order "texture boundaries" built on ``mid``: per mid channel
+  the absolute difference between its (log, standardised) value at a position and two cells
+  (16 px) to the right, and two cells below (edge-padded), after 2 × 2 average pooling. A
+  rectifying function of the lower levels that no linear read-out of them gives: an encoder
+  trained on the higher areas must compute the lower features to get it; one trained on V1
+  has no reason to compute it.
 
 Each channel is then transformed by log(1 + x) and standardised over the images. A voxel of ROI r
-reads level :data:`ROI_LEVELS` [r] through a Gaussian pooling field (centre uniform in
-[0.15, 0.85]² of the image, σ :data:`ROI_SIGMA` [r] in image widths, weights summing to 1) and
-random normal channel weights; its signal is standardised over the pool. Trial beta (% signal
-change) = offset[voxel, session] + gain[voxel] · (ncsnr · signal[image] + N(0, 1)), ncsnr uniform
-in :data:`ROI_NCSNR` [r] (0 for brain voxels outside V1-hV4: noise only), gain U(1, 2), offset
-N(0, 0.5) per session (removed by the per-session z-scoring).
+is cumulative over the hierarchy: it reads each level of :data:`ROI_MIX` [r] through one Gaussian
+pooling field (centre uniform in [0.15, 0.85]² of the image, σ :data:`ROI_SIGMA` [r] in image
+widths, weights summing to 1) with random normal channel weights (for ``early``: positive,
+1 + 0.3 N(0, 1) clipped at 0.1, a weak orientation bias, as fMRI voxels have); each level's
+drive is standardised over the pool, weighted by :data:`ROI_MIX` and summed, and the sum
+standardised. Trial beta (% signal change) = offset[voxel, session] + gain[voxel] · (ncsnr ·
+signal[image] + N(0, 1)), ncsnr uniform in :data:`ROI_NCSNR` [r] (0 for brain voxels outside
+V1-hV4: noise only), gain U(1, 2), offset N(0, 0.5) per session (removed by the per-session
+z-scoring).
+
+Why these choices (the transfer matrix's planted asymmetry, St-Yves et al. 2022): higher areas
+read the lower levels too (hV4 mostly the deep one), and their extra level is a nonlinear
+function *of* the lower ones, so a GNet encoder trained on hV4 carries V1's features while one
+trained on V1 lacks hV4's (α > 0).
+Every ROI has about as many voxels, the same SNR range and the same pooling-field size (σ 0.24;
+in the brain fields widen up the hierarchy): at the default 64-px input GNet's feature maps are
+only 5 × 5 and 3 × 3, and with fewer, noisier hV4 voxels or much narrower V1 fields the sign of
+α follows how much data or spatial precision each ROI's encoder gets rather than the feature
+hierarchy (measured variants: README, GNet section).
 
 ``planted.json`` holds the parameters and the above tables; ``planted.npz`` the features
 (``features_<level>``, (n_images, C, G, G) float32) and per subject ``subjAA_<x>`` with x =
 ``voxel_index`` (flat C-order index in the volume of every brain voxel, the order of
 ``read_roi_labels``/mask indexing), ``group`` (0 none, 1..4 V1..hV4), ``center`` (n, 2) (x, y),
-``sigma``, ``ncsnr``, ``weights`` (n, 8, zero-padded), ``signal`` (n_images, n) float32.
+``sigma``, ``ncsnr``, ``weights`` (n, 3, 16): per level (:data:`LEVELS`) the channel weights
+times the level's :data:`ROI_MIX` weight, zero-padded, ``signal`` (n_images, n) float32.
 Everything derives from ``np.random.default_rng(seed)``; gzip, HDF5 and zip timestamps are fixed,
 so the same arguments give byte-identical files.
 """
@@ -60,7 +81,7 @@ from brainalign.io.files import atomic_path, write_json
 
 __all__ = [
     "LEVELS",
-    "ROI_LEVELS",
+    "ROI_MIX",
     "ROI_NCSNR",
     "ROI_SIGMA",
     "encoder_features",
@@ -70,12 +91,17 @@ __all__ = [
 
 #: Feature levels of the hidden encoder, in depth order.
 LEVELS = ("early", "mid", "deep")
-#: Feature level each ROI reads.
-ROI_LEVELS = {"V1": "early", "V2": "mid", "V3": "mid", "hV4": "deep"}
+#: Weight of each feature level in the drive of each ROI's voxels (cumulative hierarchy).
+ROI_MIX = {
+    "V1": {"early": 1.0},
+    "V2": {"early": 1.0, "mid": 0.5},
+    "V3": {"early": 1.0, "mid": 0.5, "deep": 0.6},
+    "hV4": {"early": 0.6, "mid": 0.5, "deep": 1.2},
+}
 #: Pooling-field SD per ROI, in image widths.
-ROI_SIGMA = {"V1": 0.06, "V2": 0.1, "V3": 0.14, "hV4": 0.22}
-#: Range of the planted noise-ceiling SNR per ROI (uniform).
-ROI_NCSNR = {"V1": (0.5, 0.9), "V2": (0.4, 0.8), "V3": (0.35, 0.7), "hV4": (0.3, 0.6)}
+ROI_SIGMA = {"V1": 0.24, "V2": 0.24, "V3": 0.24, "hV4": 0.24}
+#: Range of the planted noise-ceiling SNR per ROI (uniform; the same for every ROI).
+ROI_NCSNR = {"V1": (0.5, 0.9), "V2": (0.5, 0.9), "V3": (0.5, 0.9), "hV4": (0.5, 0.9)}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAT_HEADER = b"MATLAB 5.0 MAT-file, Platform: posix, Created on: Thu Jan  1 00:00:00 1970"
 _AFFINE = np.diag([1.8, 1.8, 1.8, 1.0])
@@ -161,6 +187,12 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - mean) / np.where(sd > 0, sd, 1.0)
 
 
+def _shifted(x: np.ndarray, d: int, axis: int) -> np.ndarray:
+    """``x`` moved by ``-d`` cells along ``axis`` (value at i = x at i + d, edge-padded)."""
+    idx = np.minimum(np.arange(x.shape[axis]) + d, x.shape[axis] - 1)
+    return np.take(x, idx, axis=axis)
+
+
 def encoder_features(images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     """The hidden encoder's three feature levels (module docstring).
 
@@ -173,17 +205,19 @@ def encoder_features(images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]
 
     Returns
     -------
-    dict of level -> ndarray, shapes (n, 4, S/4, S/4), (n, 8, S/8, S/8), (n, 8, S/16, S/16),
+    dict of level -> ndarray, shapes (n, 4, S/4, S/4), (n, 8, S/8, S/8), (n, 16, S/16, S/16),
     float32, log-transformed and standardised per channel over the images.
     """
     rng = np.random.default_rng(seed)
     lum = images.astype(np.float64).mean(axis=3) / 255.0
     lum -= lum.mean(axis=(1, 2), keepdims=True)
-    early = _pool(_gabor_energy(lum, 4.0, 2.0), 4)
-    coarse = _pool(_gabor_energy(lum, 12.0, 5.0), 4)
+    early = _pool(_gabor_energy(lum, 8.0, 4.0), 4)
+    coarse = _pool(_gabor_energy(lum, 16.0, 7.0), 4)
     stack = _pool(np.concatenate([_standardise(early), _standardise(coarse)], axis=1), 2)
     mid = _conv3(stack, rng.normal(0, 1 / np.sqrt(72), (8, 8, 3, 3)))
-    deep = _conv3(_pool(_standardise(mid), 2), rng.normal(0, 1 / np.sqrt(72), (8, 8, 3, 3)))
+    m = _standardise(mid)
+    boundaries = [np.abs(m - _shifted(m, 2, axis)) for axis in (3, 2)]
+    deep = _pool(np.concatenate(boundaries, axis=1), 2)
     feats = {"early": early, "mid": mid, "deep": deep}
     return {k: _standardise(v).astype(np.float32) for k, v in feats.items()}
 
@@ -200,14 +234,17 @@ def _roi_volumes(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, n
         sum(((c - m) / (s / 2)) ** 2 for c, m, s in zip((x, y, z), centre, shape, strict=True))
         <= 1.05
     )
-    slab = np.minimum(y * 4 // Y, 3)
-    dorsal = z >= Z // 2
     edge = (3 * X) // 4
-    prf = np.where(slab < 3, 2 * slab + 1 + dorsal, np.where(dorsal, 0, 7))
-    prf = np.where(x < edge, prf, 0)
-    shifted = np.minimum(np.maximum(y - 1, 0) * 4 // Y, 3)
-    kastner = np.where(shifted < 3, 2 * shifted + 1 + dorsal, np.where(dorsal, 8, 7))
-    kastner = np.where(x <= edge, kastner, 0)
+    rows = (brain & (x < edge)).sum(axis=(0, 2)).astype(np.float64)
+    quantile = (np.cumsum(rows) - rows / 2) / rows.sum()  # of each row's centre
+    slab_of_row = np.minimum((quantile * 4).astype(np.int64), 3)
+    dorsal = z >= Z // 2
+
+    def labels(slab: np.ndarray, dorsal_hv4: int) -> np.ndarray:
+        return np.where(slab < 3, 2 * slab + 1 + dorsal, np.where(dorsal, dorsal_hv4, 7))
+
+    prf = np.where(x < edge, labels(slab_of_row[y], 7), 0)
+    kastner = np.where(x <= edge, labels(slab_of_row[np.maximum(y - 1, 0)], 8), 0)
     prf, kastner = (np.where(brain, v, -1).astype(np.int16) for v in (prf, kastner))
     return brain, prf, kastner
 
@@ -292,7 +329,7 @@ def _voxels(rng, group: np.ndarray, feats: dict[str, np.ndarray]) -> dict[str, n
     n_vox = group.size
     n_img = feats["early"].shape[0]
     center = rng.uniform(0.15, 0.85, (n_vox, 2))
-    weights = np.zeros((n_vox, 8))
+    weights = np.zeros((n_vox, len(LEVELS), max(f.shape[1] for f in feats.values())))
     sigma = np.zeros(n_vox)
     ncsnr = np.zeros(n_vox)
     signal = np.zeros((n_img, n_vox))
@@ -300,14 +337,20 @@ def _voxels(rng, group: np.ndarray, feats: dict[str, np.ndarray]) -> dict[str, n
         if group[v] == 0:
             continue
         roi = ROI_NAMES[group[v] - 1]
-        fmap = feats[ROI_LEVELS[roi]]
         sigma[v] = ROI_SIGMA[roi]
         ncsnr[v] = rng.uniform(*ROI_NCSNR[roi])
-        w = rng.normal(size=fmap.shape[1])
-        weights[v, : w.size] = w / np.linalg.norm(w)
-        pooled = np.einsum("nchw,hw->nc", fmap, _pooling(center[v], sigma[v], fmap.shape[2]))
-        s = pooled @ weights[v, : w.size]
-        signal[:, v] = (s - s.mean()) / (s.std() + 1e-12)
+        drive = np.zeros(n_img)
+        for level, mix in ROI_MIX[roi].items():
+            fmap = feats[level]
+            w = rng.normal(size=fmap.shape[1])
+            if level == "early":  # a weak orientation bias on positive energy weights
+                w = np.clip(1.0 + 0.3 * w, 0.1, None)
+            w /= np.linalg.norm(w)
+            weights[v, LEVELS.index(level), : w.size] = mix * w
+            pooled = np.einsum("nchw,hw->nc", fmap, _pooling(center[v], sigma[v], fmap.shape[2]))
+            s = pooled @ w
+            drive += mix * (s - s.mean()) / (s.std() + 1e-12)
+        signal[:, v] = (drive - drive.mean()) / (drive.std() + 1e-12)
     return {"center": center, "sigma": sigma, "ncsnr": ncsnr, "weights": weights, "signal": signal}
 
 
@@ -412,7 +455,7 @@ def simulate_nsd(
         "trials_per_session": per_session,
         "volume_shape": list(volume_shape),
         "image_size": image_size,
-        "roi_levels": ROI_LEVELS,
+        "roi_mix": ROI_MIX,
         "roi_sigma": ROI_SIGMA,
         "roi_ncsnr": {k: list(v) for k, v in ROI_NCSNR.items()},
         "levels": list(LEVELS),

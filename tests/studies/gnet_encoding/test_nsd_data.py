@@ -7,6 +7,7 @@ stimuli); index maths is checked against hand computations with the 1-based file
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 
 import h5py
@@ -242,17 +243,25 @@ def test_simulation_reads_back_with_planted_truth(sim):
     r_sig = _colcorr(betas, signal)
     snr = truth["subj01_ncsnr"][in_roi]
     np.testing.assert_allclose(r_sig.mean(), np.mean(snr / np.sqrt(1 + snr**2)), atol=0.05)
-    fit = _early_fit(truth["features_early"][ids], truth["subj01_center"][in_roi], betas)
-    means = [fit[groups == g].mean() for g in (1, 2, 3, 4)]  # seed 3: .58 .31 .30 .17
-    assert means[0] > means[1] + 0.1 and means[2] > means[3] + 0.05, means
+    fit = _early_fit(
+        truth["features_early"][ids],
+        truth["subj01_center"][in_roi],
+        truth["subj01_sigma"][in_roi],
+        betas,
+    )
+    means = [fit[groups == g].mean() for g in (1, 2, 3, 4)]  # seed 3: .57 .54 .52 .47
+    # the hierarchy is cumulative: the early level's share of the drive falls from V1 to hV4
+    assert all(a > b + 0.01 for a, b in itertools.pairwise(means)), means
+    assert means[0] > means[3] + 0.05, means
 
 
-def _early_fit(feats, centers, betas):
-    """Per voxel: r of the least-squares fit of its betas on the 4 early channels at its centre."""
+def _early_fit(feats, centers, sigmas, betas):
+    """Per voxel: r of the least-squares fit of its betas on the 4 early channels pooled
+    through its planted field."""
     grid = (np.arange(feats.shape[2]) + 0.5) / feats.shape[2]
     out = np.empty(betas.shape[1])
-    for v, (cx, cy) in enumerate(centers):
-        field = np.exp(-((grid[:, None] - cy) ** 2 + (grid[None, :] - cx) ** 2) / (2 * 0.06**2))
+    for v, ((cx, cy), sd) in enumerate(zip(centers, sigmas, strict=True)):
+        field = np.exp(-((grid[:, None] - cy) ** 2 + (grid[None, :] - cx) ** 2) / (2 * sd**2))
         x = np.c_[np.einsum("nchw,hw->nc", feats, field / field.sum()), np.ones(len(feats))]
         pred = x @ np.linalg.lstsq(x, betas[:, v], rcond=None)[0]
         out[v] = np.corrcoef(pred, betas[:, v])[0, 1]
