@@ -211,15 +211,14 @@ def encoder_features(images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]
     rng = np.random.default_rng(seed)
     lum = images.astype(np.float64).mean(axis=3) / 255.0
     lum -= lum.mean(axis=(1, 2), keepdims=True)
-    early = _pool(_gabor_energy(lum, 8.0, 4.0), 4)
-    coarse = _pool(_gabor_energy(lum, 16.0, 7.0), 4)
-    stack = _pool(np.concatenate([_standardise(early), _standardise(coarse)], axis=1), 2)
-    mid = _conv3(stack, rng.normal(0, 1 / np.sqrt(72), (8, 8, 3, 3)))
-    m = _standardise(mid)
-    boundaries = [np.abs(m - _shifted(m, 2, axis)) for axis in (3, 2)]
-    deep = _pool(np.concatenate(boundaries, axis=1), 2)
+    early = _standardise(_pool(_gabor_energy(lum, 8.0, 4.0), 4))
+    coarse = _standardise(_pool(_gabor_energy(lum, 16.0, 7.0), 4))
+    stack = _pool(np.concatenate([early, coarse], axis=1), 2)
+    mid = _standardise(_conv3(stack, rng.normal(0, 1 / np.sqrt(72), (8, 8, 3, 3))))
+    boundaries = [np.abs(mid - _shifted(mid, 2, axis)) for axis in (3, 2)]
+    deep = _standardise(_pool(np.concatenate(boundaries, axis=1), 2))
     feats = {"early": early, "mid": mid, "deep": deep}
-    return {k: _standardise(v).astype(np.float32) for k, v in feats.items()}
+    return {k: v.astype(np.float32) for k, v in feats.items()}
 
 
 # --------------------------------------------------------------------------- volumes
