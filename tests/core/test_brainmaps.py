@@ -87,6 +87,22 @@ def test_label_and_value_images(label_map):
     assert np.nansum(np.asarray(bimg.dataobj)) > 0
 
 
+def test_voxels_image_places_values_at_flat_indices(tmp_path):
+    ref = nib.Nifti1Image(np.zeros((3, 4, 2), np.int16), np.diag([2.0, 2.0, 2.0, 1.0]))
+    mask = np.zeros((3, 4, 2), bool)
+    mask[0, 1, 1] = mask[2, 3, 0] = mask[1, 0, 1] = True
+    index = np.flatnonzero(mask)
+    img = bm.voxels_image([7, 8, 9], index, ref, dtype=np.int16)
+    data = np.asarray(nib.load(bm.save_nifti(img, tmp_path / "v.nii.gz")).dataobj)
+    assert data.dtype == np.int16 and data.shape == (3, 4, 2)
+    np.testing.assert_array_equal(data[mask], [7, 8, 9])  # both in C order
+    assert data[~mask].sum() == 0 and np.array_equal(img.affine, ref.affine)
+    with pytest.raises(ValueError, match="voxel index 24 is outside the \\(3, 4, 2\\) grid"):
+        bm.voxels_image([1], [24], ref)
+    with pytest.raises(ValueError, match="equal 1-D shapes"):
+        bm.voxels_image([1, 2], [0], ref)
+
+
 @pytest.mark.slow
 def test_static_figures(label_map, tmp_path):
     out, img, mask, nbh, labels, limg = label_map

@@ -12,6 +12,7 @@ _API = {
     "max_pairwise_p": "labels",
     "values_image": "labels",
     "save_nifti": "nifti",
+    "voxels_image": "nifti",
     "interactive_label_map": "surface",
     "static_label_png": "surface",
     "static_stat_png": "surface",

@@ -15,7 +15,10 @@ from brainalign.studies.gnet_encoding.ridge_baseline import (
 )
 from brainalign.studies.gnet_encoding.transfer import asymmetry_index, transfer_matrix
 from brainalign.studies.gnet_encoding.tuning import (
+    TuningResult,
     layer_groups,
+    preferred_groups,
+    preferred_layer_codes,
     tuning_accuracy,
     variance_partition_tuning,
 )
@@ -130,6 +133,54 @@ def test_tuning_signal_group_wins():
     assert (c5a["unique_percent"] > 50).all()
     others = table[table["group"] != "c5a"]
     assert (others["unique_percent"] < c5a["unique_percent"].min()).all()
+    # every voxel's preferred group is the planted one
+    assert (c5a["preferred_percent"] == 100).all() and (c5a["n_preferred"] == 4).all()
+    assert (others["n_preferred"] == 0).all()
+
+
+def _hand_result():
+    # 3 groups x 6 voxels; voxel 2 ties (earlier group wins), voxel 4 below the threshold,
+    # voxel 5 has no finite inclusion accuracy
+    inc = np.array([[0.3, 0.1, 0.2, 0.0, 0.9, np.nan],
+                    [0.1, 0.4, 0.2, 0.1, 0.0, np.nan],
+                    [0.0, 0.2, 0.1, 0.5, 0.0, np.nan]])  # fmt: skip
+    total = np.array([0.4, 0.5, 0.3, 0.6, 0.05, 0.2])
+    z = np.zeros_like(inc)
+    return TuningResult(("a", "b", "c"), total, z[0], inc, z, z, z)
+
+
+def test_preferred_groups_by_hand():
+    res = _hand_result()
+    np.testing.assert_array_equal(preferred_groups(res), [0, 1, 0, 2, 0, -1])
+    np.testing.assert_array_equal(preferred_groups(res, 0.055), [0, 1, 0, 2, -1, -1])
+    table = variance_partition_tuning(res, np.array(["V1", "V1", "V1", "hV4", "hV4", "hV4"]))
+    got = table.set_index(["roi", "group"])
+    # V1: voxels 0-2 prefer a, b, a; hV4: voxel 3 prefers c (4 is below 0.055, 5 has no r)
+    want = {("V1", "a"): 2, ("V1", "b"): 1, ("V1", "c"): 0,
+            ("hV4", "a"): 0, ("hV4", "b"): 0, ("hV4", "c"): 1}  # fmt: skip
+    assert got["n_preferred"].to_dict() == want
+    np.testing.assert_allclose(got.loc["V1", "preferred_percent"], [200 / 3, 100 / 3, 0])
+    np.testing.assert_allclose(got.loc["hV4", "preferred_percent"], [0, 0, 100])
+
+
+def test_preferred_layer_codes():
+    res = _hand_result()
+    rows = []
+    for g, name in enumerate(res.groups):
+        rows.append(pd.DataFrame({"subject": "subj01", "voxel": [5, 0, 1, 2, 3, 4],
+                                  "partition": "layerwise", "group": name,
+                                  "total": res.total, "inclusion": res.inclusion[g]}))  # fmt: skip
+    voxels = pd.concat(rows)
+    for col in ("total_se", "inclusion_se", "exclusion", "exclusion_se"):
+        voxels[col] = 0.0
+    codes = preferred_layer_codes(voxels, "subj01", 8, threshold=0.055)
+    # table rows 0..5 sit at voxels 5, 0, 1, 2, 3, 4 with preferred groups a, b, a, c, -, -
+    np.testing.assert_array_equal(codes, [2, 1, 3, 0, 0, 1, 0, 0])
+    assert codes.dtype == np.int16
+    with pytest.raises(ValueError, match="no layerwise rows for subject 'subj02'"):
+        preferred_layer_codes(voxels, "subj02", 8, threshold=0.055)
+    with pytest.raises(ValueError, match="voxel 5 of 'subj01' is outside its 4 voxels"):
+        preferred_layer_codes(voxels, "subj01", 4, threshold=0.055)
 
 
 def test_ridge_equals_sklearn_fixed_prf():

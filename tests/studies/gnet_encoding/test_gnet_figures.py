@@ -137,6 +137,29 @@ def test_tuning_bar_heights(partition):
         assert [t.get_text() for t in ax.get_xticklabels()] == GROUPS[partition]
 
 
+def test_preferred_layers_stacks():
+    rng = np.random.default_rng(6)
+    tun = _tuning(rng)
+    lw = tun["partition"] == "layerwise"
+    share = rng.dirichlet(np.ones(7), size=lw.sum() // 7) * 100  # per (subject, roi) block
+    tun.loc[lw, "preferred_percent"] = share.ravel()
+    fig = F.plot_preferred_layers(tun)
+    (ax,) = fig.axes
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert [b.get_label() for b in bars] == GROUPS["layerwise"]
+    sel = tun[(tun["subject"] == "all") & lw].pivot(index="roi", columns="group",
+                                                    values="preferred_percent")  # fmt: skip
+    sel = sel.loc[ROIS, GROUPS["layerwise"]]
+    heights = np.array([[r.get_height() for r in b] for b in bars]).T
+    np.testing.assert_allclose(heights, sel.to_numpy())
+    np.testing.assert_allclose([r.get_y() for r in bars[3]], sel.iloc[:, :3].sum(axis=1))
+    depth = (sel.to_numpy() * np.arange(7)).sum(axis=1) / sel.sum(axis=1).to_numpy()
+    assert [t.get_text() for t in ax.texts] == [f"{d:.2f}" for d in depth]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ROIS
+    fig = F.plot_preferred_layers(tun.drop(columns="preferred_percent"))
+    assert not fig.axes[0].containers
+
+
 def test_tuning_missing_partition():
     tun = _tuning(np.random.default_rng(5))
     fig = F.plot_tuning(tun[tun["partition"] == "layerwise"], "bipartite")

@@ -1,4 +1,5 @@
-# Stage 3: the tuning analysis of GNet8j, the study's tables (accuracy with noise ceilings,
+# Stage 3: the tuning analysis of GNet8j (per voxel, and each subject's feature-layer map: the
+# preferred layer group of every voxel as a NIfTI label volume), the study's tables (accuracy with noise ceilings,
 # ROI summaries, GNet8j vs GNet8r, transfer matrix and asymmetry index, tuning, training
 # history) and the figures.
 
@@ -8,7 +9,8 @@ rule ge_tuning:
         prepared=expand(f"{GE_OUT}/prepared/{{s}}.npz", s=GE_SUBJECTS),
         model=f"{GE_OUT}/models/gnet8j.pt",
     output:
-        f"{GE_OUT}/tuning/gnet8j.csv",
+        voxels=f"{GE_OUT}/tuning/gnet8j.csv",
+        maps=expand(f"{GE_OUT}/maps/{{s}}_preferred_layer.nii.gz", s=GE_SUBJECTS),
     log:
         f"{GE_OUT}/logs/tuning.log",
     benchmark:
@@ -26,6 +28,8 @@ rule ge_tuning:
         weights=GE_WEIGHTS,
         prefilter_seed=ge_seed("prefilter"),
         seed=ge_seed("tuning"),
+        subjects=GE_SUBJECTS,
+        references=[ge_roi_reference(s) for s in GE_SUBJECTS],
     script:
         "../../scripts/gnet_encoding/tuning.py"
 
@@ -42,7 +46,7 @@ rule ge_tables:
         transfer_histories=expand(
             f"{GE_OUT}/transfer/{{r}}_history.csv", r=GE["rois"] if GE_TRANSFER else []
         ),
-        tuning=rules.ge_tuning.output[0],
+        tuning=rules.ge_tuning.output.voxels,
     output:
         accuracy=report(
             f"{GE_OUT}/tables/accuracy.csv",

@@ -6,7 +6,8 @@
 # brainalign.studies.gnet_encoding.complete_config in common.smk. Provenance from provenance.smk.
 # DAG: generation (default) or pre-placed NSD files -> per-subject preparation -> GNet8j and one
 # GNet8r per ROI -> transfer readouts per source ROI, tuning, ridge -> tables -> figures.
-# Outputs: results/gnet_encoding/<dataset>/{data,prepared,models,accuracy,transfer,tables,figures}.
+# Outputs: results/gnet_encoding/<dataset>/{data,prepared,models,accuracy,transfer,tuning,maps,
+# tables,figures}.
 from functools import lru_cache
 
 from brainalign.studies.gnet_encoding import names as _gen
@@ -38,6 +39,13 @@ def ge_sessions(tag):
     return _ge_sessions(GE_ROOT, subject, GE["dataset"]["sessions"])
 
 
+def ge_roi_reference(tag):
+    """The subject's prf-visualrois volume: the grid of its feature-layer map."""
+    from brainalign.data.nsd import nsd_paths
+
+    return str(nsd_paths(GE_ROOT, int(tag[len("subj") :]))["prf_visualrois"])
+
+
 def ge_subject_files(wildcards):
     """The NSD files one subject's preparation reads (generated, or pre-placed)."""
     if GE_SIM:
@@ -57,6 +65,7 @@ def ge_subject_files(wildcards):
 
 def ge_figures():
     stems = ["scatter_gnet8j_vs_gnet8r", "tuning_layerwise", "tuning_bipartite"]
+    stems += ["tuning_preferred"]
     stems += ["accuracy_vs_ceiling", "training_curves"]
     if GE_TRANSFER:
         stems += ["transfer_all"] + [f"transfer_{s}" for s in GE_SUBJECTS]

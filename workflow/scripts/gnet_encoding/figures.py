@@ -1,4 +1,5 @@
-"""Figures of the GNet encoding study: scatter, transfer, tuning, ceiling, training curves."""
+"""Figures of the GNet encoding study: scatter, transfer, tuning (and the preferred layer
+groups), ceiling, training curves."""
 
 from pathlib import Path
 
@@ -34,6 +35,7 @@ with rule_context(snakemake) as log:
             save(F.plot_transfer_matrix(transfer, subject, alpha_row), f"transfer_{subject}")
     for partition in ("layerwise", "bipartite"):
         save(F.plot_tuning(tuning, partition), f"tuning_{partition}")
+    save(F.plot_preferred_layers(tuning), "tuning_preferred")
     save(F.plot_accuracy_vs_ceiling(summary), "accuracy_vs_ceiling")
     save(F.plot_training_curves(history), "training_curves")
     log.info("figures written to %s", outdir)

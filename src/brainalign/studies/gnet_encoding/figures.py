@@ -8,6 +8,7 @@ nothing to draw says so in its single panel.
 - :func:`plot_model_scatter`: GNet8j − GNet8r against their mean r, per voxel, one colour per ROI.
 - :func:`plot_transfer_matrix`: the cross-ROI transfer matrix with its asymmetry index α.
 - :func:`plot_tuning`: unique and shared % variance of each readout feature group per ROI.
+- :func:`plot_preferred_layers`: the share of each ROI's voxels preferring each layer group.
 - :func:`plot_accuracy_vs_ceiling`: mean r² % per model beside the NSD noise ceiling per ROI.
 - :func:`plot_training_curves`: joint holdout median r per epoch, best epoch marked.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "ROI_ORDER",
     "plot_accuracy_vs_ceiling",
     "plot_model_scatter",
+    "plot_preferred_layers",
     "plot_training_curves",
     "plot_transfer_matrix",
     "plot_tuning",
@@ -211,6 +213,53 @@ def plot_tuning(tuning: pd.DataFrame, partition: str, subject: str = "all") -> p
     axes[0, 0].set_ylabel("% of explained variance")
     axes[0, 0].legend(fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def plot_preferred_layers(tuning: pd.DataFrame, subject: str = "all") -> plt.Figure:
+    """Which layer group each ROI's voxels prefer: stacked % of voxels per ROI.
+
+    Parameters
+    ----------
+    tuning : DataFrame
+        ``tables/tuning.csv``: subject, partition, roi, group, preferred_percent, ...
+    subject : str
+        Rows drawn (default the pooled ``all``).
+
+    Returns
+    -------
+    matplotlib Figure
+        One axes, ROIs along x; one bar container per layerwise group (c3 first, stacked
+        upwards, early = dark), heights ``preferred_percent``; above each stack the mean
+        preferred group (c3 = 0 … c6b = 6).
+    """
+    sub = tuning[(tuning["subject"] == subject) & (tuning["partition"] == "layerwise")]
+    title = f"preferred layer group per voxel, {subject}"
+    if sub.empty or "preferred_percent" not in sub:
+        return _empty(title, f"no layerwise preferred-group rows for {subject}")
+    rois = _ordered(sub["roi"], ROI_ORDER)
+    groups = _ordered(sub["group"], GROUP_ORDER["layerwise"])
+    wide = sub.pivot_table(index="roi", columns="group", values="preferred_percent",
+                           aggfunc="first").reindex(index=rois, columns=groups)  # fmt: skip
+    wide = wide.fillna(0.0)
+    colours = sns.color_palette("viridis", len(groups))
+    fig, ax = plt.subplots(figsize=(1.1 * len(rois) + 2.6, 3.6))
+    x = np.arange(len(rois))
+    bottom = np.zeros(len(rois))
+    for k, group in enumerate(groups):
+        ax.bar(x, wide[group], 0.7, bottom=bottom, color=colours[k], label=group)
+        bottom += wide[group].to_numpy()
+    depth = (wide.to_numpy() * np.arange(len(groups))).sum(axis=1) / np.where(
+        bottom > 0, bottom, np.nan
+    )
+    for xi, top, d in zip(x, bottom, depth, strict=True):
+        ax.text(xi, top + 1.5, f"{d:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, rois)
+    ax.set(ylabel="% of voxels (r > threshold)", ylim=(0, 112))
+    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
+    ax.set_title(f"{title}\n(number: mean group index, c3 = 0)", fontsize=9)
     sns.despine(fig)
     fig.tight_layout()
     return fig

@@ -2,7 +2,8 @@
 
 Per-voxel accuracy with the single-trial NSD noise ceiling and the fraction of explainable
 variance; ROI summaries per subject and pooled (``all``); GNet8j against GNet8r; the transfer
-matrix and its asymmetry index; the r²-weighted tuning percentages.
+matrix and its asymmetry index; the r²-weighted tuning percentages and the share of voxels
+preferring each group.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from brainalign.rsa.noise_ceiling import ncsnr_noise_ceiling
 from brainalign.stats.encoding import compare_models, explainable_fraction, roi_summary
 from brainalign.studies.gnet_encoding.names import JOINT, PER_ROI
 from brainalign.studies.gnet_encoding.transfer import asymmetry_index, transfer_matrix
-from brainalign.studies.gnet_encoding.tuning import TuningResult, variance_partition_tuning
+from brainalign.studies.gnet_encoding.tuning import result_from_table, variance_partition_tuning
 
 __all__ = [
     "ALL",
@@ -152,25 +153,12 @@ def transfer_tables(
 
 
 def tuning_table(voxels: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """r²-weighted unique / shared % variance and accuracies per group and ROI (§4.3)."""
+    """r²-weighted unique / shared % variance and accuracies per group and ROI (§4.3), and the
+    share of each ROI's voxels preferring each group."""
     frames = []
     for subject, sub in _with_all(voxels):
         for part, p in sub.groupby("partition", sort=False):
-            groups = list(pd.unique(p["group"]))
-            first = p[p["group"] == groups[0]]
-
-            def stack(col: str, p=p, groups=groups) -> np.ndarray:
-                return np.stack([p.loc[p["group"] == g, col].to_numpy() for g in groups])
-
-            result = TuningResult(
-                groups=tuple(groups),
-                total=first["total"].to_numpy(),
-                total_se=first["total_se"].to_numpy(),
-                inclusion=stack("inclusion"),
-                inclusion_se=stack("inclusion_se"),
-                exclusion=stack("exclusion"),
-                exclusion_se=stack("exclusion_se"),
-            )
+            result, first = result_from_table(p)
             table = variance_partition_tuning(result, first["roi"].to_numpy(), threshold)
             table.insert(0, "partition", part)
             table.insert(0, "subject", subject)

@@ -7,6 +7,9 @@ the group's weights zeroed; each over 64 bootstrap resamples of the validation t
 replacement, the same resamples for every condition) -> mean and SD (the bootstrap SE).
 Unique % variance = (r_tot² − r_excl²) / r_tot² · 100, shared (inclusion) % =
 r_incl² / r_tot² · 100, ROI averages weighted by r_tot² over voxels with r_tot > 0.055.
+Each voxel's *preferred* group is the one whose features alone predict it best (the largest
+inclusion accuracy; the paper's feature-layer maps colour voxels by it); per ROI the share of
+voxels preferring each group shows which layers the area is assigned to.
 
 The model-facing part is a callable ``predict_fn(mask) -> (n_trials, n_voxels)`` that predicts
 the validation trials with the readout weights outside the boolean ``mask`` (n_features,) set to
@@ -28,6 +31,9 @@ __all__ = [
     "N_FEATURES",
     "TuningResult",
     "layer_groups",
+    "preferred_groups",
+    "preferred_layer_codes",
+    "result_from_table",
     "tuning_accuracy",
     "variance_partition_tuning",
 ]
@@ -160,6 +166,30 @@ def tuning_accuracy(
     )
 
 
+def preferred_groups(result: TuningResult, threshold: float | None = None) -> np.ndarray:
+    """Each voxel's preferred group: the one whose features alone predict it best.
+
+    Parameters
+    ----------
+    result : TuningResult
+        From :func:`tuning_accuracy` (bootstrap means are used).
+    threshold : float, optional
+        Voxels with ``result.total <= threshold`` (or NaN) get -1.
+
+    Returns
+    -------
+    ndarray (n_voxels,) int64
+        Index into ``result.groups`` of the largest inclusion accuracy (ties: the earlier
+        group), -1 where no group has a finite accuracy or the voxel is below ``threshold``.
+    """
+    inc = np.where(np.isfinite(result.inclusion), result.inclusion, -np.inf)
+    best = np.argmax(inc, axis=0).astype(np.int64)
+    ok = np.isfinite(result.inclusion).any(axis=0)
+    if threshold is not None:
+        ok &= np.asarray(result.total, dtype=np.float64) > threshold
+    return np.where(ok, best, -1)
+
+
 def variance_partition_tuning(
     result: TuningResult, rois: ArrayLike, threshold: float = R_THRESHOLD
 ) -> pd.DataFrame:
@@ -179,13 +209,17 @@ def variance_partition_tuning(
     DataFrame
         Rows ``roi`` × ``group``: ``n_used``, ``unique_percent``, ``shared_percent`` (the
         r_tot²-weighted means of the voxel-wise percentages), ``inclusion_r`` and
-        ``exclusion_r`` (r_tot²-weighted means of the accuracies).
+        ``exclusion_r`` (r_tot²-weighted means of the accuracies), ``n_preferred`` and
+        ``preferred_percent`` (the used voxels whose preferred group it is,
+        :func:`preferred_groups`; unweighted, 100 × n_preferred / n_used).
     """
     r_tot = result.total
     w = r_tot**2
     with np.errstate(invalid="ignore", divide="ignore"):
         unique = (w - result.exclusion**2) / w * 100.0
         shared = result.inclusion**2 / w * 100.0
+    best = preferred_groups(result, threshold)
+    labels = np.asarray(rois)
     frames = []
     for g, name in enumerate(result.groups):
         cols = {
@@ -200,6 +234,80 @@ def variance_partition_tuning(
             if table is None:
                 table = s[["roi", "n_used"]].copy()
             table[col] = s["weighted_mean"].to_numpy()
+        in_roi = [(labels == roi) & (best >= 0) for roi in table["roi"]]
+        n_pref = np.array([np.sum(m & (best == g)) for m in in_roi])
+        n_ok = np.array([np.sum(m) for m in in_roi])
+        table["n_preferred"] = n_pref
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["preferred_percent"] = n_pref / n_ok * 100.0
         table.insert(1, "group", name)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
+
+
+def result_from_table(block: pd.DataFrame) -> tuple[TuningResult, pd.DataFrame]:
+    """The :class:`TuningResult` stored in one partition's rows of a per-voxel tuning table.
+
+    Parameters
+    ----------
+    block : DataFrame
+        Rows of one subject (or pooled subjects) and one partition: group, total, total_se,
+        inclusion, inclusion_se, exclusion, exclusion_se, ... with the voxels in the same order
+        within every group.
+
+    Returns
+    -------
+    (TuningResult, DataFrame)
+        The result (groups in order of appearance) and the rows of its first group (one per
+        voxel, in the result's voxel order).
+    """
+    groups = list(pd.unique(block["group"]))
+    first = block[block["group"] == groups[0]]
+
+    def stack(col: str) -> np.ndarray:
+        return np.stack([block.loc[block["group"] == g, col].to_numpy() for g in groups])
+
+    result = TuningResult(
+        groups=tuple(groups),
+        total=first["total"].to_numpy(),
+        total_se=first["total_se"].to_numpy(),
+        inclusion=stack("inclusion"),
+        inclusion_se=stack("inclusion_se"),
+        exclusion=stack("exclusion"),
+        exclusion_se=stack("exclusion_se"),
+    )
+    return result, first
+
+
+def preferred_layer_codes(
+    voxels: pd.DataFrame, subject: str, n_voxels: int, threshold: float
+) -> np.ndarray:
+    """One subject's feature-layer map: 1 + the index of each voxel's preferred layer group.
+
+    Parameters
+    ----------
+    voxels : DataFrame
+        The tuning job's voxel table (subject, voxel, partition, group, total, inclusion, ...).
+    subject : str
+    n_voxels : int
+        Voxels of the subject's prepared archive (the order of ``voxel``).
+    threshold : float
+        Voxels with total validation r <= threshold get 0.
+
+    Returns
+    -------
+    ndarray (n_voxels,) int16
+        0 = below threshold or not in the table; k = the k-th layerwise group (1 = c3 …
+        7 = c6b).
+    """
+    block = voxels[(voxels["subject"] == subject) & (voxels["partition"] == "layerwise")]
+    if block.empty:
+        raise ValueError(f"the tuning table has no layerwise rows for subject {subject!r}")
+    result, first = result_from_table(block)
+    codes = np.zeros(int(n_voxels), dtype=np.int16)
+    index = first["voxel"].to_numpy()
+    bad = index[(index < 0) | (index >= n_voxels)]
+    if bad.size:
+        raise ValueError(f"voxel {bad[0]} of {subject!r} is outside its {n_voxels} voxels")
+    codes[index] = preferred_groups(result, threshold) + 1
+    return codes
