@@ -1,7 +1,7 @@
 # Stage 3: the tuning analysis of GNet8j (per voxel, and each subject's feature-layer map: the
-# preferred layer group of every voxel as a NIfTI label volume), the study's tables (accuracy with noise ceilings,
-# ROI summaries, GNet8j vs GNet8r, transfer matrix and asymmetry index, tuning, training
-# history) and the figures.
+# preferred layer group of every voxel as a NIfTI label volume), the study's tables (accuracy
+# with noise ceilings, ROI summaries, GNet8j vs GNet8r, transfer matrix and asymmetry index,
+# tuning, training history) and the figures.
 
 
 rule ge_tuning:

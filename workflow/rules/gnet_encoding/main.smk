@@ -33,7 +33,7 @@ def ge_seed(*labels):
 
 @lru_cache(maxsize=None)  # the real data's sessions are globbed once per subject
 def ge_sessions(tag):
-    subject = int(tag[len("subj") :])
+    subject = _gen.subject_number(tag)
     if GE_SIM:
         return list(range(1, GE["dataset"]["simulation"]["n_sessions"] + 1))
     return _ge_sessions(GE_ROOT, subject, GE["dataset"]["sessions"])
@@ -43,7 +43,7 @@ def ge_roi_reference(tag):
     """The subject's prf-visualrois volume: the grid of its feature-layer map."""
     from brainalign.data.nsd import nsd_paths
 
-    return str(nsd_paths(GE_ROOT, int(tag[len("subj") :]))["prf_visualrois"])
+    return str(nsd_paths(GE_ROOT, _gen.subject_number(tag))["prf_visualrois"])
 
 
 def ge_subject_files(wildcards):
@@ -52,7 +52,7 @@ def ge_subject_files(wildcards):
         return [f"{GE_OUT}/data/planted.json"]
     from brainalign.data.nsd import FILES, nsd_paths
 
-    subject = int(wildcards.ge_subject[len("subj") :])
+    subject = _gen.subject_number(wildcards.ge_subject)
     sessions = ge_sessions(wildcards.ge_subject)
     paths = nsd_paths(GE_ROOT, subject, sessions)
     roles = ["prf_visualrois", "kastner", "ncsnr"]

@@ -12,6 +12,7 @@ __all__ = [
     "dataset_name",
     "model_names",
     "roi_of",
+    "subject_number",
     "subject_tag",
     "subjects",
 ]
@@ -41,6 +42,11 @@ def subjects(block: dict[str, Any]) -> list[int]:
 def subject_tag(subject: int) -> str:
     """``subjAA``, as in the NSD paths."""
     return f"subj{int(subject):02d}"
+
+
+def subject_number(tag: str) -> int:
+    """The 1-based subject of a ``subjAA`` tag (the inverse of :func:`subject_tag`)."""
+    return int(tag[len("subj") :])
 
 
 def model_names(block: dict[str, Any]) -> list[str]:

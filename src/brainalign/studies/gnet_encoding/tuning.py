@@ -220,6 +220,9 @@ def variance_partition_tuning(
         shared = result.inclusion**2 / w * 100.0
     best = preferred_groups(result, threshold)
     labels = np.asarray(rois)
+    # the analysed voxels of each ROI, in roi_summary's row order (first occurrence)
+    analysed = [(labels == roi) & (best >= 0) for roi in pd.unique(labels)]
+    n_ok = np.array([m.sum() for m in analysed])
     frames = []
     for g, name in enumerate(result.groups):
         cols = {
@@ -234,9 +237,7 @@ def variance_partition_tuning(
             if table is None:
                 table = s[["roi", "n_used"]].copy()
             table[col] = s["weighted_mean"].to_numpy()
-        in_roi = [(labels == roi) & (best >= 0) for roi in table["roi"]]
-        n_pref = np.array([np.sum(m & (best == g)) for m in in_roi])
-        n_ok = np.array([np.sum(m) for m in in_roi])
+        n_pref = np.array([np.sum(m & (best == g)) for m in analysed])
         table["n_preferred"] = n_pref
         with np.errstate(invalid="ignore", divide="ignore"):
             table["preferred_percent"] = n_pref / n_ok * 100.0
