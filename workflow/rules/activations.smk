@@ -15,6 +15,7 @@ rule extract_activations:
         "results/{study}/{dataset}/benchmarks/extract_activations/{condition}.tsv"
     wildcard_constraints:
         study=STUDY_IDS,
+    priority: LONG_CHAIN_PRIORITY
     group:
         "network"
     conda:
@@ -51,6 +52,7 @@ rule layer_rdms:
         "results/{study}/{dataset}/benchmarks/layer_rdms/{condition}.tsv"
     wildcard_constraints:
         study=STUDY_IDS,
+    priority: LONG_CHAIN_PRIORITY
     group:
         "network"
     conda:

@@ -22,8 +22,13 @@ if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
 from brainalign.pipeline.rulekit import export_package_path
+from brainalign.pipeline.sampling import set_benchmark_sampling
 
 export_package_path(SRC)
+# Snakemake samples each job's memory every 0.5 s for its first 15 s, at about 40 ms of this
+# process's CPU per reading of a torch job; every 10 s is enough, as each job logs its exact
+# CPU and peak memory (src/brainalign/pipeline/sampling.py).
+set_benchmark_sampling()
 
 from brainalign.pipeline import config as _bacfg
 from brainalign.pipeline.fingerprint import (
@@ -102,12 +107,15 @@ SOURCE_SHA256 = source_fingerprint(Path(workflow.basedir) / "src" / "brainalign"
 WORKFLOW_SHA256 = source_fingerprint(Path(workflow.basedir) / "workflow")
 GIT_COMMIT = git_commit(workflow.basedir)
 LAYER_COUNT = 7
-#: Priority of the rules on the longest chains of jobs (mouse_rsa up to its comparisons,
-#: gnet_encoding's training and transfer, dwivedi2021's searchlights, truzzi2020's network
-#: training; a priority is not passed on to the jobs a job needs, so every link of a chain
-#: carries it): started first, they leave the short jobs (tables, figures) to fill both cores
-#: at the end of a run instead of ending it with one long job on one core
-#: (results/benchmarks/summary.csv shows the cores kept busy).
+#: Priority of every rule with 20 s or more of work after its start on the critical path of
+#: the default run (mouse_rsa up to its comparisons, gnet_encoding's training, transfer, ridge
+#: and tuning, dwivedi2021's searchlights and ROI regression, truzzi2020's data, training,
+#: activations, layer RDMs and comparisons, decoding_robustness's data and training; a priority
+#: is not passed on to the jobs a job needs, so every link of a chain carries it): started
+#: first, they leave the short jobs (tables, figures) to fill both cores at the end of a run
+#: instead of ending it with one long job on one core (results/benchmarks/summary.csv shows the
+#: cores kept busy). Without it Snakemake's greedy selection prefers, among equal priorities,
+#: jobs with larger inputs, so a chain that starts with a simulation (no input) starts last.
 LONG_CHAIN_PRIORITY = 10
 #: Final files of every enabled study (each study's main.smk adds its own).
 TARGETS = []

@@ -72,6 +72,7 @@ _API = {
     "collect_jobs": "benchmarks",
     "run_summary": "benchmarks",
     "logged_cpu": "benchmarks",
+    "set_benchmark_sampling": "sampling",
 }
 
 __all__ = list(_API)

@@ -18,18 +18,21 @@ while nothing else touches the files (copying them without ``cp -p`` or ``rsync 
   summary covers the last one. A partial rerun (an edited script, ``--forcerun``) therefore
   reports only the jobs it reran, which is what it spent; two runs started within ``gap_s`` of
   each other count as one.
-* **CPU time is sampled.** Snakemake reads the CPU time of a job's processes every 0.5 s for the
-  first 15 s, then every 30 s, and keeps the last reading: up to 30 s of CPU at the end of a long
-  job, and child processes that start and end between two readings, are not counted. The CPU
-  sum, and so ``cores_busy``, is a lower bound (``NA`` when a job ended before the first
-  reading; counted as 0 and reported as ``jobs_without_cpu``). ``cpu_est_s`` extrapolates each
-  job's reading to its whole wall time at the rate it had until the last reading
-  (:func:`last_cpu_reading`), and ``cores_busy_est`` uses it. Every brainalign job also logs
-  its exact CPU seconds (``os.times`` of the job's process and finished children) in its last
-  log line (``rule <name> finished in W s (CPU C s)``); each job takes the value of the log of
-  its rule that ended closest to it (:func:`logged_cpu`), so ``cpu_est_s`` and
-  ``cores_busy_est`` are measured, not estimated, for every job with such a log
-  (``cpu_logged``; the shell-only download rules have none).
+* **CPU time and memory are sampled.** Snakemake reads the CPU time and memory of a job's
+  processes at a short interval for its first 30 readings (0.5 s by default; this workflow sets
+  10 s, :mod:`brainalign.pipeline.sampling`), then every 30 s, and keeps the last CPU reading
+  and the largest memory reading: CPU after the last reading, and peaks between readings, are
+  not counted. The CPU sum, and so ``cores_busy``, is a lower bound (``NA`` when a job ended
+  before its first reading; counted as 0 and reported as ``jobs_without_cpu``). ``cpu_est_s``
+  extrapolates each job's reading to its whole wall time at the rate it had until the last
+  reading (:func:`last_cpu_reading`), and ``cores_busy_est`` uses it. Every brainalign job also
+  logs its exact CPU seconds (``os.times`` of the job's process and finished children) and
+  peak resident memory (``getrusage``: the process's high-water mark, or its largest finished
+  child's) in its last log line (``rule <name> finished in W s (CPU C s, peak RSS R MB)``);
+  each job takes the values of the log of its rule that ended closest to it
+  (:func:`logged_cpu`), so ``cpu_est_s`` and ``cores_busy_est`` are measured, not estimated,
+  for every job with such a log (``cpu_logged``; the shell-only download rules have none), and
+  ``max_rss_mb`` is the larger of the sampled and the logged peak.
 * The collecting rule itself, and the Snakemake process (DAG building, scheduling), are not
   jobs with a benchmark file and are not counted.
 """
@@ -43,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from brainalign.pipeline.sampling import last_cpu_reading
 
 __all__ = [
     "BENCHMARK_COLUMNS",
@@ -98,35 +103,21 @@ JOB_COLUMNS = (
 )
 
 _FOLDER = "benchmarks"
-_LOGGED_CPU = re.compile(r"rule (\S+) finished in ([0-9.]+) s \(CPU ([0-9.]+) s\)\s*$")
+_LOGGED_CPU = re.compile(
+    r"rule (\S+) finished in ([0-9.]+) s \(CPU ([0-9.]+) s(?:, peak RSS ([0-9.]+) MB)?\)\s*$"
+)
 _MATCH_S = 10.0
-#: Snakemake's readings of a job's CPU time: every 0.5 s until 15 s, then every 30 s.
-_SHORT_S, _SHORT_UNTIL_S, _LONG_S = 0.5, 15.0, 30.0
 
 
-def last_cpu_reading(wall_s: float) -> float:
-    """When Snakemake last read the CPU time of a job that ran ``wall_s`` seconds.
+def logged_cpu(
+    logs: Iterable[str | os.PathLike],
+) -> dict[str, list[tuple[float, float, float, float]]]:
+    """The exact CPU seconds and peak memory brainalign jobs logged, by rule.
 
-    Parameters
-    ----------
-    wall_s : float
-        The job's wall time.
-
-    Returns
-    -------
-    float
-        Seconds after the job's start of its last reading (0 for a job under 0.5 s).
-    """
-    if wall_s < _SHORT_UNTIL_S:
-        return float(np.floor(wall_s / _SHORT_S) * _SHORT_S)
-    return _SHORT_UNTIL_S + _LONG_S * float(np.floor((wall_s - _SHORT_UNTIL_S) / _LONG_S))
-
-
-def logged_cpu(logs: Iterable[str | os.PathLike]) -> dict[str, list[tuple[float, float, float]]]:
-    """The exact CPU seconds brainalign jobs logged, by rule.
-
-    Every rule script ends its log with ``rule <name> finished in W s (CPU C s)``
-    (:func:`brainalign.pipeline.rulekit.rule_context`).
+    Every rule script ends its log with
+    ``rule <name> finished in W s (CPU C s, peak RSS R MB)``
+    (:func:`brainalign.pipeline.rulekit.rule_context`; logs of older versions lack the
+    ``peak RSS`` part).
 
     Parameters
     ----------
@@ -136,7 +127,7 @@ def logged_cpu(logs: Iterable[str | os.PathLike]) -> dict[str, list[tuple[float,
     Returns
     -------
     dict
-        ``{rule: [(log modification time, W, C), ...]}``.
+        ``{rule: [(log modification time, W, C, R), ...]}``, R NaN where not logged.
     """
     found: dict[str, list[tuple[float, float, float]]] = {}
     for log in logs:
@@ -151,27 +142,33 @@ def logged_cpu(logs: Iterable[str | os.PathLike]) -> dict[str, list[tuple[float,
         match = _LOGGED_CPU.search(tail[-1]) if tail else None
         if match:
             rule, wall, cpu = match.group(1), float(match.group(2)), float(match.group(3))
-            found.setdefault(rule, []).append((log.stat().st_mtime, wall, cpu))
+            rss = float(match.group(4)) if match.group(4) else np.nan
+            found.setdefault(rule, []).append((log.stat().st_mtime, wall, cpu, rss))
     return found
 
 
-def _match_logged(jobs: pd.DataFrame, logged: dict[str, list[tuple[float, float, float]]]):
-    """Exact CPU of each job from the log of the same rule that ended closest to it (within
-    ``_MATCH_S`` s of the job's end, its logged wall time no longer than the job's): NaN where
-    none. Jobs of one rule ending within a second may swap values; sums are unaffected."""
+def _match_logged(
+    jobs: pd.DataFrame, logged: dict[str, list[tuple[float, float, float, float]]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact CPU and peak RSS of each job from the log of the same rule that ended closest to it
+    (within ``_MATCH_S`` s of the job's end, its logged wall time no longer than the job's): NaN
+    where none. Jobs of one rule ending within a second may swap values; sums are unaffected."""
     exact = np.full(len(jobs), np.nan)
+    rss = np.full(len(jobs), np.nan)
     for rule, entries in logged.items():
         rows = np.flatnonzero(jobs["rule"].to_numpy() == rule)
         free = list(entries)
         for i in rows[np.argsort(jobs["end"].to_numpy()[rows])]:
             end, wall = jobs["end"].iat[i], jobs["wall_s"].iat[i]
             ok = [
-                k for k, (t, w, _) in enumerate(free) if abs(t - end) <= _MATCH_S and w <= wall + 1
+                k
+                for k, (t, w, _, _) in enumerate(free)
+                if abs(t - end) <= _MATCH_S and w <= wall + 1
             ]
             if ok:
                 k = min(ok, key=lambda k: abs(free[k][0] - end))
-                exact[i] = free.pop(k)[2]
-    return exact
+                _, _, exact[i], rss[i] = free.pop(k)
+    return exact, rss
 
 
 def benchmark_files(roots: Iterable[str | os.PathLike]) -> list[Path]:
@@ -285,7 +282,8 @@ def collect_jobs(
         The results folder they lie under (for :func:`parse_benchmark_path`).
     logs : iterable of path-like
         The jobs' log files: a job's exact logged CPU seconds (:func:`logged_cpu`) replace its
-        extrapolated ``cpu_est_s`` (``cpu_logged`` true).
+        extrapolated ``cpu_est_s`` (``cpu_logged`` true), and its logged peak RSS raises
+        ``max_rss_mb`` where the sampled peak is lower.
 
     Returns
     -------
@@ -317,7 +315,8 @@ def collect_jobs(
             }
         )
     jobs = pd.DataFrame(rows, columns=list(JOB_COLUMNS))
-    exact = _match_logged(jobs, logged_cpu(logs))
+    exact, rss = _match_logged(jobs, logged_cpu(logs))
+    jobs["max_rss_mb"] = np.fmax(jobs["max_rss_mb"].to_numpy(dtype=float), rss)
     jobs["cpu_logged"] = ~np.isnan(exact)
     jobs["cpu_est_s"] = jobs["cpu_est_s"].where(np.isnan(exact), exact)
     wall = jobs["wall_s"].where(jobs["wall_s"] > 0)

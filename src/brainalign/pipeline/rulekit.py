@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -114,6 +115,59 @@ def _cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory, MB, of this process or of its largest finished child (exact: the
+    kernel's high-water mark, unlike the sampled ``max_rss`` of Snakemake's benchmark files).
+
+    The process's own peak is ``VmHWM`` of ``/proc/self/status``: ``getrusage``'s
+    ``ru_maxrss`` of the process also counts the memory of the process it was forked from
+    before it ran Python (Snakemake's main process, ~700 MB), as Linux carries the high-water
+    mark over ``exec``. Children forked by the job hold at most the job's memory at the fork,
+    so their ``ru_maxrss`` is right. Without ``/proc`` (macOS) ``ru_maxrss`` is used.
+    """
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    try:
+        with open("/proc/self/status") as fh:
+            own = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = max(own, children)
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes / KiB
+
+
+def _is_job_process() -> bool:
+    """Whether this process runs a Snakemake ``script:`` job: Snakemake writes the script with
+    its preamble to ``.snakemake/scripts/tmp*.py`` and runs it as ``python <that file>``."""
+    main = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    return (
+        main is not None
+        and main.parent.name == "scripts"
+        and main.parent.parent.name == (".snakemake")
+    )
+
+
+def _exit_now() -> None:
+    """End a finished job's process without Python's interpreter teardown.
+
+    Tearing down an interpreter that imported torch (module dictionaries, the CUDA build's
+    shared libraries) costs about a second of CPU per job, measured on the 2-core machines
+    this workflow targets: a second taken from the other job's core, dozens of times per run.
+    The job's outputs are complete at this point (written through
+    :func:`brainalign.io.files.atomic_path`, closed and fsynced) and its log is closed; logging
+    handlers and the standard streams are flushed here. Skipped, so the process exits
+    normally, while child processes (a multiprocessing pool, data-loader workers) are alive.
+    """
+    if multiprocessing.active_children():
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
 @contextlib.contextmanager
 def rule_context(smk: Any) -> Iterator[logging.Logger]:
     """Run a rule script body with its log file, thread limits and error reporting.
@@ -123,7 +177,9 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     logged goes to ``smk.log[0]``. An exception is logged there with its traceback; the
     console gets one line (:func:`failure_line`) and the script exits with status 1 without
     printing the traceback a second time (Snakemake then marks the job failed and deletes its
-    outputs). For ``script:`` rules, which run as their own process.
+    outputs). For ``script:`` rules, which run as their own process: when the body succeeds in
+    such a process, the process ends right after the log is closed, without Python's
+    interpreter teardown (:func:`_exit_now`), so a script has no code after this block.
 
     Parameters
     ----------
@@ -149,10 +205,11 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
             logger.info("removed %s, left by a killed earlier attempt of this job", tmp)
         yield logger
         logger.info(
-            "rule %s finished in %.1f s (CPU %.1f s)",
+            "rule %s finished in %.1f s (CPU %.1f s, peak RSS %.0f MB)",
             smk.rule,
             time.perf_counter() - start,
             _cpu_seconds(),
+            _peak_rss_mb(),
         )
     except Exception as exc:
         logger.exception("rule %s failed", smk.rule)
@@ -167,6 +224,8 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
         handler.flush()
         if stream is not None:
             stream.close()
+    if _is_job_process():
+        _exit_now()
 
 
 class Progress:

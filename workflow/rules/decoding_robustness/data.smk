@@ -14,6 +14,7 @@ if DR_SIMULATED:
             f"{DR_OUT}/logs/simulate.log",
         benchmark:
             f"{DR_OUT}/benchmarks/dr_simulate.tsv"
+        priority: LONG_CHAIN_PRIORITY
         group:
             "dr_dataset"
         conda:
@@ -44,6 +45,7 @@ rule dr_dataset:
         f"{DR_OUT}/logs/dataset.log",
     benchmark:
         f"{DR_OUT}/benchmarks/dr_dataset.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "dr_dataset"
     conda:

@@ -14,6 +14,7 @@ rule dr_decoder:
         f"{DR_OUT}/logs/decoder_seed-{{dr_seed}}.log",
     benchmark:
         f"{DR_OUT}/benchmarks/dr_decoder/seed-{{dr_seed}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "dr_training"
     conda:

@@ -14,6 +14,7 @@ rule fmaps_roi:
         f"{FM_OUT}/{{study}}/logs/roi.log",
     benchmark:
         f"{FM_OUT}/{{study}}/benchmarks/fmaps_roi.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/fmaps.yaml"
     threads: 1

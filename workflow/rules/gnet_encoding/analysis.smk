@@ -15,6 +15,7 @@ rule ge_tuning:
         f"{GE_OUT}/logs/tuning.log",
     benchmark:
         f"{GE_OUT}/benchmarks/ge_tuning.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/torch.yaml"
     threads: 1

@@ -74,6 +74,7 @@ rule ge_ridge:
         f"{GE_OUT}/logs/ridge_{{ge_subject}}.log",
     benchmark:
         f"{GE_OUT}/benchmarks/ge_ridge/{{ge_subject}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     conda:
         "../../../envs/torch.yaml"
     threads: 1

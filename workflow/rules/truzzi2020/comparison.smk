@@ -11,6 +11,7 @@ rule compare_subjects:
         f"{TZ_OUT}/logs/compare_subjects/{{region}}/{{condition}}.log",
     benchmark:
         f"{TZ_OUT}/benchmarks/compare_subjects/{{region}}/{{condition}}.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "inference"
     conda:

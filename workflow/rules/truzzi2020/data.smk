@@ -40,6 +40,7 @@ if TZ["dataset"]["kind"] == "synthetic":
             f"{TZ_OUT}/logs/simulate_dataset.log",
         benchmark:
             f"{TZ_OUT}/benchmarks/simulate_dataset.tsv"
+        priority: LONG_CHAIN_PRIORITY
         group:
             "dataset"
         conda:
@@ -90,6 +91,7 @@ rule prepare_dataset:
         f"{TZ_OUT}/logs/prepare_dataset.log",
     benchmark:
         f"{TZ_OUT}/benchmarks/prepare_dataset.tsv"
+    priority: LONG_CHAIN_PRIORITY
     group:
         "dataset"
     conda:
