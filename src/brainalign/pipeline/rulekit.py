@@ -140,12 +140,10 @@ def _peak_rss_mb() -> float:
 def _is_job_process() -> bool:
     """Whether this process runs a Snakemake ``script:`` job: Snakemake writes the script with
     its preamble to ``.snakemake/scripts/tmp*.py`` and runs it as ``python <that file>``."""
-    main = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    return (
-        main is not None
-        and main.parent.name == "scripts"
-        and main.parent.parent.name == (".snakemake")
-    )
+    if not sys.argv or not sys.argv[0]:
+        return False
+    folder = Path(sys.argv[0]).parent
+    return folder.name == "scripts" and folder.parent.name == ".snakemake"
 
 
 def _exit_now() -> None:
