@@ -27,8 +27,8 @@ while nothing else touches the files (copying them without ``cp -p`` or ``rsync 
   extrapolates each job's reading to its whole wall time at the rate it had until the last
   reading (:func:`last_cpu_reading`), and ``cores_busy_est`` uses it. Every brainalign job also
   logs its exact CPU seconds (``os.times`` of the job's process and finished children) and
-  peak resident memory (``getrusage``: the process's high-water mark, or its largest finished
-  child's) in its last log line (``rule <name> finished in W s (CPU C s, peak RSS R MB)``);
+  peak resident memory (the process's ``VmHWM``, or its largest finished child's
+  ``ru_maxrss``) in its last log line (``rule <name> finished in W s (CPU C s, peak RSS R MB)``);
   each job takes the values of the log of its rule that ended closest to it
   (:func:`logged_cpu`), so ``cpu_est_s`` and ``cores_busy_est`` are measured, not estimated,
   for every job with such a log (``cpu_logged``; the shell-only download rules have none), and
@@ -129,7 +129,7 @@ def logged_cpu(
     dict
         ``{rule: [(log modification time, W, C, R), ...]}``, R NaN where not logged.
     """
-    found: dict[str, list[tuple[float, float, float]]] = {}
+    found: dict[str, list[tuple[float, float, float, float]]] = {}
     for log in logs:
         log = Path(log)
         try:

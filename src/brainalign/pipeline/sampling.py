@@ -59,8 +59,7 @@ def set_benchmark_sampling(seconds: float = SHORT_S) -> bool:
 def last_cpu_reading(wall_s: float, short_s: float = SHORT_S) -> float:
     """When Snakemake last read the CPU time of a job that ran ``wall_s`` seconds.
 
-    Readings at 0, ``short_s``, ..., ``30 * short_s`` seconds, then every 30 s
-    (:mod:`brainalign.pipeline.sampling`).
+    Readings at 0, ``short_s``, ..., ``30 * short_s`` seconds, then every :data:`LONG_S`.
 
     Parameters
     ----------
