@@ -2,9 +2,10 @@
 
 On the real sizes (118 natural scenes and 60 movie bins, 100 bootstrap RDMs, 14 layers):
 
-* tau-a: ``brainalign.studies.mouse_rsa.analysis.tau_a_many`` (the core's exact integer Kendall
-  kernel, one thread) vs ``rsatoolbox.rdm.compare(brain, models, method='tau-a')`` (one call for
-  all pairs, its fastest use);
+* tau-a: ``brainalign.rsa.compare.compare_rdms_many`` (the core's exact integer Kendall kernel,
+  one thread, every RDM ranked once; what ``mouse_rsa.analysis.compare_layers`` calls) vs
+  ``rsatoolbox.rdm.compare(brain, models, method='tau-a')`` (one call for all pairs, its fastest
+  use);
 * RDMs: ``brainalign.rsa.trials.half_mean_rdms`` (vectorised) vs a loop of ``np.corrcoef`` over
   the draws (the original's way).
 
@@ -28,8 +29,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from brainalign.rsa.compare import compare_rdms_many  # noqa: E402
 from brainalign.rsa.trials import half_mean_rdms, half_selections  # noqa: E402
-from brainalign.studies.mouse_rsa.analysis import tau_a_many  # noqa: E402
 
 
 def _timed(fn):
@@ -50,9 +51,9 @@ def _bench(n: int, trials: int, cells: int, n_layers: int, rounds: int, rng) -> 
     boot = half_mean_rdms(x, 100, seed=1)
     layers = rng.random((n_layers, boot.shape[1])) + 0.2 * boot.mean(axis=0)
     rows = half_selections(trials, 100, 1)[:, : trials // 2]
-    tau_a_many(layers[0], boot)  # load the compiled kernel once
+    compare_rdms_many(layers[:1], boot[:1], "tau_a")  # load the compiled kernel once
     runs = {
-        "brainalign tau-a": lambda: np.stack([tau_a_many(v, boot) for v in layers]),
+        "brainalign tau-a": lambda: compare_rdms_many(layers, boot, "tau_a"),
         "rsatoolbox tau-a": lambda: compare(RDMs(layers), RDMs(boot), method="tau-a"),
         "brainalign RDMs": lambda: half_mean_rdms(x, 100, seed=1),
         "corrcoef loop RDMs": lambda: _loop_rdms(x, rows),

@@ -8,7 +8,7 @@ import scipy.stats as ss
 from rsatoolbox.rdm.compare import compare_kendall_tau_a
 from scipy.spatial.distance import pdist, squareform
 
-from brainalign.rsa.compare import METHODS, compare_rdms
+from brainalign.rsa.compare import METHODS, compare_rdms, compare_rdms_many
 from brainalign.rsa.condensed import condensed
 
 
@@ -126,3 +126,32 @@ def test_length_mismatch_and_unknown_method():
         compare_rdms(a, b)
     with pytest.raises(ValueError, match="'kendall'"):
         compare_rdms(a, a, method="kendall")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_compare_rdms_many_equals_pairwise(method):
+    """Every pair of the two sets, against scipy / rsatoolbox per pair (with ties on both sides
+    and a constant RDM, which gives nan)."""
+    rng = np.random.default_rng(7)
+    xs = [condensed(_rdm(rng, 20, d)) for d in (None, 1, 0)] + [np.ones(190)]
+    ys = np.stack([condensed(_rdm(rng, 20, d)) for d in (None, 1, None, 2)])
+    got = compare_rdms_many(np.stack(xs), ys, method)
+    assert got.shape == (4, 4)
+    oracle = {
+        "tau_b": lambda a, b: ss.kendalltau(a, b).statistic,
+        "tau_a": lambda a, b: compare_kendall_tau_a(a[None], b[None])[0, 0],
+        "spearman": lambda a, b: ss.spearmanr(a, b).statistic,
+        "pearson": lambda a, b: ss.pearsonr(a, b).statistic,
+    }[method]
+    for i, x in enumerate(xs[:3]):
+        for j, y in enumerate(ys):
+            assert abs(got[i, j] - oracle(x, y)) <= 1e-12
+            if method != "pearson":
+                assert got[i, j] == compare_rdms(x, y, method)
+    assert np.isnan(got[3]).all()
+    # square RDMs give the same
+    np.testing.assert_array_equal(
+        compare_rdms_many([squareform(x) for x in xs[:2]], ys, method), got[:2]
+    )
+    with pytest.raises(ValueError, match="one size"):
+        compare_rdms_many(np.stack(xs), [condensed(_rdm(rng, 21))], method)

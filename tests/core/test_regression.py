@@ -13,10 +13,13 @@ from brainalign.rsa.ols import (
     adjusted_r2,
     clip_negative,
     ols_fit,
+    orthonormal_basis,
     r2_score,
     stack_predictors,
 )
 from brainalign.rsa.partition import (
+    union_designs,
+    unique_r2_draws,
     variance_partition,
     variance_partition_gram,
     vpart2,
@@ -192,4 +195,76 @@ def test_gram_partition_equals_svd_route(data, k):
     c = variance_partition_gram(y, sets, adjusted=False)
     np.testing.assert_allclose(
         c["unique"], variance_partition(y, sets, adjusted=False)["unique"], rtol=1e-8, atol=1e-12
+    )
+
+
+def test_weighted_basis_equals_repeated_rows(data):
+    """Row multiplicities fold the basis of the repeated design back onto the rows: the same
+    projections, rank and (with centring) no response to a constant."""
+    y, models = data
+    X = np.concatenate([models["m0"], models["m1"], models["m0"][:, :1]], axis=1)  # rank 4
+    rng = np.random.default_rng(3)
+    w = rng.integers(0, 3, size=X.shape[0])
+    rows = np.repeat(np.arange(X.shape[0]), w)
+    A = orthonormal_basis(X, weights=w)
+    Q = orthonormal_basis(X[rows])
+    assert A.shape[1] == Q.shape[1] == 4
+    Y = rng.standard_normal((5, X.shape[0]))
+    np.testing.assert_allclose((Y @ A) ** 2 @ np.ones(4), (Y[:, rows] @ Q) ** 2 @ np.ones(4))
+    np.testing.assert_allclose(A.sum(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(orthonormal_basis(X, weights=np.ones(X.shape[0])) ** 2 @ np.ones(4),
+                               orthonormal_basis(X) ** 2 @ np.ones(4), atol=1e-12)  # fmt: skip
+    with pytest.raises(ValueError, match="non-negative"):
+        orthonormal_basis(X, weights=-w)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_unique_r2_draws_equals_refit_on_drawn_rows(data, k):
+    """Oracle: the partition refitted on the rows each bootstrap draw repeats (PartitionPlan on
+    copies), for every draw and target; float32 products within 1e-5."""
+    from brainalign.stats.bootstrap import iter_bootstrap_indices
+
+    y, models = data
+    sets = dict(list(models.items())[:k])
+    rng = np.random.default_rng(5)
+    Y = np.stack([y + 0.1 * rng.standard_normal(y.size) + 7.0 * i for i in range(4)])
+    draws = list(iter_bootstrap_indices(20, 6, seed=2, replace=True))
+    W = np.stack([np.bincount(ci, minlength=y.size) for ci in draws])
+    got = unique_r2_draws(Y, sets, W, block_rows=3)
+    assert got.shape == (6, 4, k)
+    for b, ci in enumerate(draws):
+        want = variance_partition(Y[:, ci], {n: X[ci] for n, X in sets.items()})["unique"]
+        np.testing.assert_allclose(got[b], want, rtol=1e-9, atol=1e-12)
+    plain = unique_r2_draws(Y, sets, W, adjusted=False)
+    want = variance_partition(Y[:, draws[0]], {n: X[draws[0]] for n, X in sets.items()},
+                              adjusted=False)["unique"]  # fmt: skip
+    np.testing.assert_allclose(plain[0], want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(unique_r2_draws(Y, sets, W, dtype=np.float32), got, atol=1e-5)
+    with pytest.raises(ValueError, match="weights must be"):
+        unique_r2_draws(Y, sets, W[:, 1:])
+
+
+def test_design_bases_span_and_weights(data):
+    """Projecting on the union's basis (``span``) gives every design's R² as its own basis does,
+    with fewer columns; a design outside the span falls back; weights = fit on repeated rows."""
+    y, models = data
+    sets = [models["m0"], models["m1"], models["m2"]]
+    designs = {"+".join(map(str, k)): X for k, X in union_designs(sets).items()}
+    Y = np.stack([y, y[::-1], y**2])
+    plain = DesignBases(designs)
+    spanned = DesignBases(designs, span="0+1+2")
+    assert spanned.T is not None and spanned.Q.shape[1] == 6 < plain.Q.shape[1] == 24
+    np.testing.assert_allclose(spanned.r2(Y), plain.r2(Y), rtol=1e-12)
+    outside = DesignBases({"a": models["m0"], "b": models["m1"]}, span="a")
+    assert outside.T is None
+    np.testing.assert_allclose(
+        outside.r2(Y), DesignBases({"a": models["m0"], "b": models["m1"]}).r2(Y)
+    )
+    w = np.random.default_rng(1).integers(0, 3, size=y.size)
+    rows = np.repeat(np.arange(y.size), w)
+    weighted = DesignBases(designs, span="0+1+2", weights=w)
+    repeated = DesignBases({k: X[rows] for k, X in designs.items()})
+    assert weighted.n_obs == rows.size
+    np.testing.assert_allclose(
+        weighted.adjusted_r2(Y), repeated.adjusted_r2(Y[:, rows]), rtol=1e-10
     )

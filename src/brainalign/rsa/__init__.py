@@ -20,6 +20,7 @@ _API = {
     "vector_to_rdm": "condensed",
     "METHODS": "compare",
     "compare_rdms": "compare",
+    "compare_rdms_many": "compare",
     "check_method": "compare",
     "ALTERNATIVES": "mantel",
     "MantelResult": "mantel",

@@ -37,7 +37,7 @@ from brainalign.rsa.condensed import (
     vector_to_rdm,
 )
 
-__all__ = ["METHODS", "compare_rdms", "check_method"]
+__all__ = ["METHODS", "compare_rdms", "compare_rdms_many", "check_method"]
 
 METHODS: tuple[str, ...] = ("tau_b", "tau_a", "spearman", "pearson")
 
@@ -305,3 +305,60 @@ def compare_rdms(a: ArrayLike, b: ArrayLike, method: str = "tau_b") -> float:
     if method == "spearman":
         return _corr_from_centred(centred_spearman(va), centred_spearman(vb))
     return _corr_from_centred(centred_pearson(va), centred_pearson(vb))
+
+
+def compare_rdms_many(xs: ArrayLike, ys: ArrayLike, method: str = "tau_b") -> NDArray[np.float64]:
+    """Compare every RDM of one set with every RDM of another.
+
+    Each RDM is prepared once (sorted and ranked for Kendall's tau, centred for the
+    correlations), so ``A x B`` comparisons cost ``A + B`` preparations and ``A x B`` kernel
+    passes instead of ``2 A B`` preparations.
+
+    Parameters
+    ----------
+    xs : (A, M) or (A, N, N) array_like
+    ys : (B, M) or (B, N, N) array_like
+        Condensed vectors or square RDMs; every RDM of both sets has the same ``M`` pairs.
+    method : {"tau_b", "tau_a", "spearman", "pearson"}
+
+    Returns
+    -------
+    (A, B) float64
+        Element ``[a, b]`` equals ``compare_rdms(xs[a], ys[b], method)`` (``nan`` where either
+        is constant): exactly for Kendall's tau and Spearman's rho (integer arithmetic), to
+        rounding for Pearson's r (one matrix product).
+    """
+    check_method(method)
+    vx = [as_condensed(x, f"xs[{k}]") for k, x in enumerate(_rdm_list(xs, "xs"))]
+    vy = [as_condensed(y, f"ys[{k}]") for k, y in enumerate(_rdm_list(ys, "ys"))]
+    sizes = {v.size for v in vx + vy}
+    if len(sizes) != 1:
+        raise ValueError(f"xs and ys must hold RDMs of one size; got {sorted(sizes)} pairs")
+    m = sizes.pop()
+    out = np.empty((len(vx), len(vy)))
+    if method in ("tau_b", "tau_a"):
+        n = n_conditions_from_pairs(m)
+        identity = np.arange(n, dtype=np.int64)[None, :]
+        preps = [kendall_permuted(v, n) for v in vy]
+        for a, v in enumerate(vx):
+            fixed = kendall_fixed(v, n)
+            s = kendall_s(fixed, preps, identity, False)[:, 0]
+            for b, p in enumerate(preps):
+                out[a, b] = kendall_tau_from_s(s[b], m, fixed.ties, p.ties, method)
+        return out
+    centre = centred_spearman if method == "spearman" else centred_pearson
+    cx, cy = np.stack([centre(v) for v in vx]), np.stack([centre(v) for v in vy])
+    nx, ny = np.einsum("ij,ij->i", cx, cx), np.einsum("ij,ij->i", cy, cy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (cx @ cy.T) / np.sqrt(np.outer(nx, ny))
+    r[(nx == 0)[:, None] | (ny == 0)[None, :]] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
+def _rdm_list(rdms: ArrayLike, name: str) -> list:
+    a = rdms if isinstance(rdms, list | tuple) else np.asarray(rdms)
+    if isinstance(a, np.ndarray) and a.ndim not in (2, 3):
+        raise ValueError(f"{name} must be (K, M) condensed or (K, N, N) square RDMs; got {a.shape}")
+    if len(a) == 0:
+        raise ValueError(f"{name} is empty: need at least one RDM")
+    return list(a)

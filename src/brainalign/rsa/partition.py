@@ -21,6 +21,7 @@ __all__ = [
     "PartitionPlan",
     "partition_from_r2",
     "union_designs",
+    "unique_r2_draws",
     "variance_partition",
     "variance_partition_gram",
     "vpart2",
@@ -147,6 +148,8 @@ class PartitionPlan:
         Partition adjusted R² (the original) or plain R².
     dtype : numpy dtype
         dtype of the projection (see :class:`DesignBases`).
+    weights : array ``(n_pairs,)``, optional
+        Entry multiplicities of a bootstrap draw (see :class:`DesignBases`).
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class PartitionPlan:
         *,
         adjusted: bool = True,
         dtype: type = np.float64,
+        weights: ArrayLike | None = None,
     ) -> None:
         arrs = _as_sets(sets)
         if len(arrs) < 2:
@@ -163,7 +167,14 @@ class PartitionPlan:
         self.adjusted = bool(adjusted)
         designs = _vpart_designs(arrs)
         self.keys = list(designs)
-        self.bases = DesignBases({"+".join(map(str, k)): designs[k] for k in self.keys}, dtype)
+        names = {k: "+".join(map(str, k)) for k in self.keys}
+        # every design is a union of sets: one projection on all sets' basis serves them all
+        self.bases = DesignBases(
+            {names[k]: designs[k] for k in self.keys},
+            dtype,
+            span=names[tuple(range(len(arrs)))],
+            weights=weights,
+        )
 
     def from_r2(self, r2: np.ndarray) -> dict[str, np.ndarray]:
         """Partition from the ``(..., n_designs)`` R² array of :attr:`bases`."""
@@ -252,3 +263,74 @@ def variance_partition_gram(
         r2 = float(G[cols, iy] @ beta / ss_tot)
         R[key] = adjusted_r2(r2, n, cols.size) if adjusted else np.float64(r2)
     return partition_from_r2(len(arrs), R)
+
+
+def unique_r2_draws(
+    Y: ArrayLike,
+    sets: Sequence[ArrayLike] | Mapping[str, ArrayLike],
+    weights: ArrayLike,
+    *,
+    adjusted: bool = True,
+    dtype: type = np.float64,
+    block_rows: int = 8192,
+) -> np.ndarray:
+    """Unique (adjusted) R² of each set for many targets on each of several row-weighted draws.
+
+    A bootstrap draw over conditions repeats some condensed entries and drops others; refitting
+    the partition on the drawn rows equals a fit on all rows with those multiplicities as weights
+    (:func:`orthonormal_basis` with ``weights``).  So no copy of ``Y`` is made per draw: the
+    projections of all draws are one matrix product ``Y @ [A_1 | A_2 | ...]``, and each draw's
+    total sum of squares ``sum w (y - ȳ_w)²`` is a second one.
+
+    Parameters
+    ----------
+    Y : array ``(m, n_pairs)``
+        Targets (e.g. the searchlight RDMs).
+    sets : sequence or mapping of arrays ``(n_pairs, p_i)``
+        The predictor sets, as in :class:`PartitionPlan`.
+    weights : array ``(B, n_pairs)``
+        Non-negative integer multiplicities of the entries in each of ``B`` draws.
+    adjusted : bool
+        Adjusted R² with ``n = sum(w)`` per draw (the refit's number of entries), or plain R².
+    dtype : numpy dtype
+        dtype of the two products (float32 for searchlight-scale targets).
+    block_rows : int
+        Targets per block (bounds the temporary arrays).
+
+    Returns
+    -------
+    ndarray ``(B, m, n_sets)`` of float64
+        Equal to ``PartitionPlan(sets)(Y[:, rows])["unique"]`` for the rows each draw repeats.
+    """
+    arrs = _as_sets(sets)
+    if len(arrs) < 2:
+        raise ValueError(f"variance partitioning needs at least 2 sets; got {len(arrs)}")
+    Ya = np.asarray(Y)
+    W = np.asarray(weights, dtype=np.float64)
+    n_pairs = arrs[0].shape[0]
+    if Ya.ndim != 2 or Ya.shape[1] != n_pairs:
+        raise ValueError(f"Y must be (m, {n_pairs}); got {Ya.shape}")
+    if W.ndim != 2 or W.shape[1] != n_pairs:
+        raise ValueError(f"weights must be (B, {n_pairs}); got {W.shape}")
+    plans = [PartitionPlan(arrs, adjusted=adjusted, dtype=dtype, weights=w) for w in W]
+    # every draw's (folded) basis of all sets, side by side: one product for all draws
+    Acat = np.concatenate([plan.bases.Q for plan in plans], axis=1)
+    edges = np.cumsum([0] + [plan.bases.Q.shape[1] for plan in plans])
+    Wd = W.T.astype(dtype)
+    n_w = W.sum(axis=1)
+    out = np.empty((W.shape[0], Ya.shape[0], len(arrs)))
+    for lo in range(0, Ya.shape[0], int(block_rows)):
+        blk = Ya[lo : lo + int(block_rows)].astype(np.float64)
+        # centring by the plain row mean changes no projection (the folded bases sum to zero)
+        # and keeps the weighted total sum of squares free of cancellation
+        blk -= blk.mean(axis=1, keepdims=True)
+        c = blk.astype(dtype)
+        proj = c @ Acat
+        s1 = (c @ Wd).astype(np.float64)
+        ss_tot = ((c * c) @ Wd).astype(np.float64) - s1 * s1 / n_w
+        for b, plan in enumerate(plans):
+            ss = plan.bases.ss_from_projection(proj[:, edges[b] : edges[b + 1]])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r2 = ss / ss_tot[:, b, None]
+            out[b, lo : lo + blk.shape[0]] = plan.from_r2(r2)["unique"]
+    return out

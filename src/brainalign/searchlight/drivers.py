@@ -246,7 +246,7 @@ def searchlight_r2(
             refresh=kwargs.get("refresh", 32),
         )  # fmt: skip
         for _, proj, sums in chunks:
-            ss = db.ss_from_squared(proj.astype(np.float64) ** 2)
+            ss = db.ss_from_projection(proj)
             results.append(_r2_from_sums(ss, sums, n_pairs, db, adjusted))
         return np.concatenate(results, axis=0)
     kwargs.setdefault("reuse_buffer", True)

@@ -130,17 +130,20 @@ def bootstrap_conditions(
 def bootstrap_difference_p_many(
     Y: ArrayLike,
     model_sets: Mapping[str, ArrayLike],
-    statistic: Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray],
+    statistic: Callable[[np.ndarray, dict[str, np.ndarray], np.ndarray], np.ndarray],
     *,
     n_bootstrap: int = 1000,
     seed: Seed = 0,
+    batch_size: int = 32,
 ) -> np.ndarray:
     """:func:`bootstrap_difference_p` for many brain RDMs that share the predictors.
 
     Each draw takes ``n`` conditions with replacement (the corrected bootstrap of
-    :func:`iter_bootstrap_indices`), the same for every RDM, and evaluates ``statistic`` once on
-    all of them; only the counts of ``d* <= 0`` and ``d* >= 0`` are kept, so memory does not
-    grow with ``n_bootstrap``.
+    :func:`iter_bootstrap_indices`), the same for every RDM.  A draw is handed to ``statistic``
+    as the multiplicities of the condensed entries it holds (a refit on the drawn entries is a
+    weighted fit on all of them, e.g. :func:`brainalign.rsa.partition.unique_r2_draws`), so
+    ``Y`` is never copied per draw, and ``batch_size`` draws go in one call.  Only the counts of
+    ``d* <= 0`` and ``d* >= 0`` are kept, so memory does not grow with ``n_bootstrap``.
 
     Parameters
     ----------
@@ -149,9 +152,12 @@ def bootstrap_difference_p_many(
     model_sets : mapping name -> array ``(n_pairs, p)``
         Predictors shared by all RDMs.
     statistic : callable
-        ``statistic(Y_sub (m, n_sub), {name: X_sub (n_sub, p)}) -> (m, K)``.
+        ``statistic(Y (m, n_pairs), {name: X (n_pairs, p)}, W (B, n_pairs)) -> (B, m, K)``: the
+        statistic of every RDM on each of ``B`` draws with entry multiplicities ``W``.
     n_bootstrap : int
     seed : int or Generator
+    batch_size : int
+        Draws per call of ``statistic``.
 
     Returns
     -------
@@ -164,12 +170,15 @@ def bootstrap_difference_p_many(
     n = n_conditions_from_pairs(Ya.shape[1])
     sets = {k: np.asarray(v) for k, v in model_sets.items()}
     le = ge = None
-    for ci in iter_bootstrap_indices(n, n_bootstrap, seed=seed, replace=True):
-        s = np.asarray(statistic(Ya[:, ci], {k: v[ci] for k, v in sets.items()}))
-        d = s[:, :, None] - s[:, None, :]
-        if le is None:
-            le = np.zeros(d.shape, np.int64)
-            ge = np.zeros(d.shape, np.int64)
-        le += d <= 0
-        ge += d >= 0
+    draws = iter_bootstrap_indices(n, n_bootstrap, seed=seed, replace=True)
+    for start in range(0, int(n_bootstrap), int(batch_size)):
+        rows = [next(draws) for _ in range(min(int(batch_size), int(n_bootstrap) - start))]
+        W = np.stack([np.bincount(ci, minlength=Ya.shape[1]) for ci in rows])
+        for s in np.asarray(statistic(Ya, sets, W)):
+            d = s[:, :, None] - s[:, None, :]
+            if le is None:
+                le = np.zeros(d.shape, np.int64)
+                ge = np.zeros(d.shape, np.int64)
+            le += d <= 0
+            ge += d >= 0
     return difference_counts(le, ge, n_bootstrap)

@@ -344,10 +344,9 @@ def permutation_test_bases(
     ):
         inv = np.argsort(idx, axis=1)
         Qcat = np.concatenate([bases.Q[inv[b]] for b in range(inv.shape[0])], axis=1)
-        proj = (Yd @ Qcat).astype(np.float64)
-        proj *= proj
+        proj = Yd @ Qcat
         for b in range(inv.shape[0]):
-            s = stat_of(bases.ss_from_squared(proj[:, b * n_q : (b + 1) * n_q]))
+            s = stat_of(bases.ss_from_projection(proj[:, b * n_q : (b + 1) * n_q]))
             counts.count += s >= observed
             if pairwise:
                 counts.add_pairwise(s)

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from brainalign.rsa.ols import DesignBases, clip_negative, total_ss
-from brainalign.rsa.partition import PartitionPlan
+from brainalign.rsa.partition import PartitionPlan, unique_r2_draws
 from brainalign.stats.bootstrap import bootstrap_difference_p_many
 from brainalign.stats.fdr import fdr_bh, fdr_pairwise, fdr_two_level, selective_adjust
 from brainalign.stats.permutation import (
@@ -141,13 +141,13 @@ def analyse_models(
     return {"names": names, "statistic": res.observed, "result": res, **extra}
 
 
-def _unique_of_draw(dtype: type) -> Callable[[np.ndarray, dict], np.ndarray]:
-    """``(Y_sub, sets_sub) -> unique adjusted R² (m, K)``: the partition refitted on one
-    bootstrap draw of conditions (the predictors are resampled with the brain RDMs)."""
+def _unique_of_draws(dtype: type) -> Callable[[np.ndarray, dict, np.ndarray], np.ndarray]:
+    """``(Y, sets, W) -> unique adjusted R² (B, m, K)``: the partition refitted on each of ``B``
+    bootstrap draws of conditions (entry multiplicities ``W``; the predictors are resampled with
+    the brain RDMs)."""
 
-    def f(Ys: np.ndarray, sets: dict) -> np.ndarray:
-        plan = PartitionPlan(sets, dtype=dtype)
-        return plan.from_r2(plan.bases.ss_reg(Ys) / total_ss(Ys)[:, None])["unique"]
+    def f(Ys: np.ndarray, sets: dict, W: np.ndarray) -> np.ndarray:
+        return unique_r2_draws(Ys, sets, W, dtype=dtype)
 
     return f
 
@@ -247,7 +247,7 @@ def searchlight_tests(
             p_diff[keep] = fdr_pairwise(res.p_diff, alpha=alpha)
         elif plan is not None:
             p_diff[keep] = bootstrap_difference_p_many(
-                Y[keep], model_sets, _unique_of_draw(dtype), n_bootstrap=n_permutations,
+                Y[keep], model_sets, _unique_of_draws(dtype), n_bootstrap=n_permutations,
                 seed=_bootstrap_seed(seed),
             )  # fmt: skip
     p_within, p_across = fdr_two_level(np.where(keep[:, None], p, np.nan), keep=keep, alpha=alpha)

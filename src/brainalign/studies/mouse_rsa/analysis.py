@@ -53,15 +53,10 @@ def ceiling_rows(split: Mapping[str, np.ndarray], **keys: object) -> pd.DataFram
 
 def tau_a_many(x: ArrayLike, ys: ArrayLike) -> np.ndarray:
     """Kendall tau-a of one condensed RDM with each of many ``(B, n_pairs)``, exactly (the
-    core's integer kernel with the identity permutation)."""
-    from brainalign.rsa.condensed import n_conditions_from_pairs
-    from brainalign.rsa.mantel import mantel_many
+    core's integer kernel, :func:`brainalign.rsa.compare.compare_rdms_many`)."""
+    from brainalign.rsa.compare import compare_rdms_many
 
-    ys = np.asarray(ys, dtype=np.float64)
-    n = n_conditions_from_pairs(ys.shape[1])
-    obs, _ = mantel_many(np.asarray(x, dtype=np.float64), ys, "tau_a",
-                         permutations=np.arange(n)[None])  # fmt: skip
-    return obs
+    return compare_rdms_many(np.asarray(x, dtype=np.float64)[None], ys, "tau_a")[0]
 
 
 def compare_layers(
@@ -85,15 +80,19 @@ def compare_layers(
     draws : ndarray ``(n_layers, n_draws)``
         tau-a per layer and half-trial draw (for :func:`family_differences`).
     """
+    from brainalign.rsa.compare import compare_rdms_many
     from brainalign.rsa.condensed import n_conditions_from_pairs
     from brainalign.rsa.mantel import draw_permutations, mantel_test
     from brainalign.stats.fdr import fdr_bh
 
     n = n_conditions_from_pairs(full.size)
     perms = draw_permutations(n, n_permutations, seed)
+    # every brain RDM is ranked once for all layers
+    all_taus = compare_rdms_many(np.stack([np.asarray(v, np.float64) for v in layers.values()]),
+                                 np.asarray(boot, dtype=np.float64), "tau_a")  # fmt: skip
     rows, draws = [], []
     for k, (name, rdm) in enumerate(layers.items()):
-        taus = tau_a_many(rdm, boot)
+        taus = all_taus[k]
         res = mantel_test(rdm, full, "tau_a", permutations=perms, alternative="greater")
         draws.append(taus)
         rows.append({"layer": name, "layer_index": k, "value": float(taus.mean()),
