@@ -187,3 +187,21 @@ def test_warmup_covers_the_searchlight_kernels():
         "_standardise._write_rows",
     ):
         assert sum(report[f"brainalign.searchlight.{name}"]) >= 2
+
+
+def test_parallel_warmup_child_caches_what_the_parent_loads():
+    """``make``'s warm-up compiles the searchlight kernels in a child process: afterwards the
+    parent's own searchlight calls load every signature from the cache and compile none."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json; from brainalign.pipeline import warmup as w; w.warm_parallel(); "
+        "print(json.dumps(w.cache_report()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    searchlight = {k: v for k, v in report.items() if k.startswith("brainalign.searchlight.")}
+    assert "brainalign.searchlight.kernels._sphere_lines_kernel" in searchlight
+    assert all(loaded >= 1 and compiled == 0 for loaded, compiled in searchlight.values())
