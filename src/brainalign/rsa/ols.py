@@ -211,9 +211,9 @@ def orthonormal_basis(
         Row multiplicities ``w`` (a bootstrap draw): the design whose row ``i`` appears ``w[i]``
         times, its basis folded back onto the ``n`` rows.  The result ``A = sqrt(w) * U`` (``U``
         the basis of ``sqrt(w) * (X - weighted mean)``) gives ``y @ A == y_rep @ Q_rep`` for the
-        repeated target and design, and ``sum(A, axis=0) == 0``, so a constant added to ``y``
-        changes nothing; ``A`` is orthonormal only when every ``w`` is 0 or 1.  The rank
-        tolerance uses ``n = sum(w)``.
+        repeated target and design; with ``center=True`` also ``sum(A, axis=0) == 0``, so a
+        constant added to ``y`` changes nothing.  ``A`` is orthonormal only when every ``w`` is
+        0 or 1.  The rank tolerance uses ``n = sum(w)``.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
