@@ -329,8 +329,8 @@ def compare_rdms_many(xs: ArrayLike, ys: ArrayLike, method: str = "tau_b") -> ND
         rounding for Pearson's r (one matrix product).
     """
     check_method(method)
-    vx = [as_condensed(x, f"xs[{k}]") for k, x in enumerate(_rdm_list(xs, "xs"))]
-    vy = [as_condensed(y, f"ys[{k}]") for k, y in enumerate(_rdm_list(ys, "ys"))]
+    vx = [as_condensed(x, f"xs[{k}]") for k, x in enumerate(rdm_list(xs, "xs"))]
+    vy = [as_condensed(y, f"ys[{k}]") for k, y in enumerate(rdm_list(ys, "ys"))]
     sizes = {v.size for v in vx + vy}
     if len(sizes) != 1:
         raise ValueError(f"xs and ys must hold RDMs of one size; got {sorted(sizes)} pairs")
@@ -355,10 +355,12 @@ def compare_rdms_many(xs: ArrayLike, ys: ArrayLike, method: str = "tau_b") -> ND
     return np.clip(r, -1.0, 1.0)
 
 
-def _rdm_list(rdms: ArrayLike, name: str) -> list:
-    a = rdms if isinstance(rdms, list | tuple) else np.asarray(rdms)
-    if isinstance(a, np.ndarray) and a.ndim not in (2, 3):
-        raise ValueError(f"{name} must be (K, M) condensed or (K, N, N) square RDMs; got {a.shape}")
-    if len(a) == 0:
+def rdm_list(rdms: ArrayLike, name: str) -> list:
+    """The RDMs of a stack ``(S, M)`` / ``(S, N, N)`` or of a sequence, as a non-empty list
+    (each still to be validated, e.g. by :func:`brainalign.rsa.condensed.as_condensed`)."""
+    if isinstance(rdms, np.ndarray) and rdms.ndim not in (2, 3):
+        raise ValueError(f"{name} must be (S, N, N) or (S, M), got shape {rdms.shape}")
+    out = list(rdms)
+    if not out:
         raise ValueError(f"{name} is empty: need at least one RDM")
-    return list(a)
+    return out

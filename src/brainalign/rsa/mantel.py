@@ -44,6 +44,7 @@ from brainalign.rsa.compare import (
     kendall_permuted,
     kendall_s,
     kendall_tau_from_s,
+    rdm_list,
 )
 from brainalign.rsa.condensed import (
     as_condensed,
@@ -363,14 +364,7 @@ def mantel_many(
     """
     check_method(method)
     _check_alternative(alternative)
-    if isinstance(ys, np.ndarray):
-        ys_list = list(ys) if ys.ndim in (2, 3) else None
-        if ys_list is None:
-            raise ValueError(f"ys must be (S, N, N) or (S, M), got shape {ys.shape}")
-    else:
-        ys_list = list(ys)
-    if not ys_list:
-        raise ValueError("ys is empty: need at least one RDM")
+    ys_list = rdm_list(ys, "ys")
     names = [f"ys[{k}]" for k in range(len(ys_list))] if len(ys_list) > 1 else ["y"]
     vx, vys, n = _prepare(x, ys_list, names)
     perms = _permutations(permutations, n, seed)

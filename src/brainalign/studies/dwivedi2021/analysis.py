@@ -18,6 +18,7 @@ The ROI drivers are in :mod:`brainalign.studies.dwivedi2021.roi`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -141,17 +142,6 @@ def analyse_models(
     return {"names": names, "statistic": res.observed, "result": res, **extra}
 
 
-def _unique_of_draws(dtype: type) -> Callable[[np.ndarray, dict, np.ndarray], np.ndarray]:
-    """``(Y, sets, W) -> unique adjusted R² (B, m, K)``: the partition refitted on each of ``B``
-    bootstrap draws of conditions (entry multiplicities ``W``; the predictors are resampled with
-    the brain RDMs)."""
-
-    def f(Ys: np.ndarray, sets: dict, W: np.ndarray) -> np.ndarray:
-        return unique_r2_draws(Ys, sets, W, dtype=dtype)
-
-    return f
-
-
 def _bootstrap_seed(seed: Seed) -> Seed:
     """The bootstrap's own stream, distinct from the permutations drawn from ``seed``."""
     if isinstance(seed, np.random.Generator):
@@ -246,9 +236,10 @@ def searchlight_tests(
         if plan is not None and faithful:
             p_diff[keep] = fdr_pairwise(res.p_diff, alpha=alpha)
         elif plan is not None:
+            # the partition refitted on each bootstrap draw of conditions (as entry weights)
             p_diff[keep] = bootstrap_difference_p_many(
-                Y[keep], model_sets, _unique_of_draws(dtype), n_bootstrap=n_permutations,
-                seed=_bootstrap_seed(seed),
+                Y[keep], model_sets, partial(unique_r2_draws, dtype=dtype),
+                n_bootstrap=n_permutations, seed=_bootstrap_seed(seed),
             )  # fmt: skip
     p_within, p_across = fdr_two_level(np.where(keep[:, None], p, np.nan), keep=keep, alpha=alpha)
     if not faithful:
