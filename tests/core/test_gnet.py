@@ -114,6 +114,19 @@ def test_seeded_building_leaves_global_rng():
     )
 
 
+def test_untrained_prefilter_is_torchvision_alexnet_conv1_conv2():
+    """Built without torchvision, the seeded prefilter equals build_network's AlexNet stages."""
+    net = G.build_network("alexnet", "untrained", seed=11)
+    pre = G.AlexNetPrefilter(seed=11)
+    want = list(net.features.children())[0:5]
+    got = [*pre.conv1.children(), *pre.conv2.children()]
+    assert [repr(m) for m in got] == [repr(m) for m in want]
+    for m, ref in zip(got, want, strict=True):
+        for p, q in zip(m.parameters(), ref.parameters(), strict=True):
+            assert torch.equal(p, q)
+    assert not torch.equal(pre.conv2[0].weight, G.AlexNetPrefilter(seed=12).conv2[0].weight)
+
+
 def test_prefilter_weights(monkeypatch):
     with pytest.raises(WeightsNotFoundError):
         G.AlexNetPrefilter(trained=True)
@@ -213,6 +226,56 @@ def test_same_seed_identical_other_seed_differs(planted, trained):
     assert ha.equals(hb)
     assert not torch.equal(sa["encoder.c3.conv.weight"], sc["encoder.c3.conv.weight"])
     assert not torch.equal(sa["readouts.s1.w"], sc["readouts.s1.w"])
+
+
+def test_log_tanh_value_and_derivative():
+    x = torch.tensor([-40.0, -3.0, -0.5, -1e-6, 0.0, 1e-6, 0.2, 2.0, 40.0], dtype=torch.float64)
+    np.testing.assert_allclose(G.log_tanh(x).numpy(), _np_f(x.numpy()), rtol=1e-12, atol=1e-15)
+    # the written-out derivative against finite differences, in float64
+    xg = (torch.linspace(-4, 4, 41, dtype=torch.float64) + 1e-3).requires_grad_()
+    assert torch.autograd.gradcheck(G.log_tanh, (xg,))
+    # against autograd of the expression, in float32, on GNet-sized values
+    x32 = torch.randn(2000, generator=torch.Generator().manual_seed(0)) * 3
+    a, b = x32.clone().requires_grad_(), x32.clone().requires_grad_()
+    G.log_tanh(a).sum().backward()
+    (torch.log(1 + torch.abs(b)) * torch.tanh(b)).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-7)
+    assert not torch.isnan(a.grad).any()
+    # without gradients the in-place path gives the same bits
+    with torch.no_grad():
+        assert torch.equal(G.log_tanh(x32), G.log_tanh(x32.clone().requires_grad_()))
+    assert torch.equal(G.log_tanh(x32), G.log_tanh(x32.clone().requires_grad_()).detach())
+
+
+def test_each_pass_computes_only_its_optimisers_gradients(planted, monkeypatch):
+    """Skipping the gradients no step uses leaves every trained weight the same."""
+    import contextlib
+
+    from brainalign.networks import gnet_training as T
+
+    pre, resp = planted
+    kw = {"seed": 3, "epochs": 2, "batch_size": 25, "trunk_width": 8, "lr": 1e-2}
+    counts = {"encoder": 0}
+    build = T.build_gnet
+
+    def counting_build(*a, **k):
+        model = build(*a, **k)
+        model.encoder.c3.conv.weight.register_hook(
+            lambda g: counts.__setitem__("encoder", counts["encoder"] + 1)
+        )
+        return model
+
+    monkeypatch.setattr(T, "build_gnet", counting_build)
+    skipped, h_skipped, _ = train_gnet(pre, resp, **kw)
+    n_skipped = counts["encoder"]
+    counts["encoder"] = 0
+    monkeypatch.setattr(T, "_gradients_only_for", lambda opt, model: contextlib.nullcontext())
+    full, h_full, _ = train_gnet(pre, resp, **kw)
+    n_batches = 2 * 2 * 6  # epochs x subjects x batches of 25 of the 135 training trials
+    assert (n_skipped, counts["encoder"]) == (n_batches, 2 * n_batches)
+    sa, sb = skipped.state_dict(), full.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert h_skipped.equals(h_full)
 
 
 def test_cached_prefilter_equals_images_path():

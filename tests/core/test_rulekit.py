@@ -178,3 +178,44 @@ def test_the_logged_peak_is_the_jobs_own_not_its_parents(tmp_path: Path) -> None
     last = (tmp_path / "job" / "rule.log").read_text().strip().splitlines()[-1]
     peak = int(re.search(r"peak RSS (\d+) MB", last).group(1))
     assert 20 < peak < 500, last
+
+
+FAULTS_OF_REUSE = """
+    import resource, sys
+    import numpy as np
+    {setup}
+    def cycle():
+        # four 24 MB blocks at once, freed together: more than glibc's default trim threshold
+        blocks = [np.ones(3_000_000) for _ in range(4)]
+        del blocks
+    cycle()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(5):
+        cycle()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_rule_context_keeps_freed_memory_for_reuse(tmp_path: Path) -> None:
+    # A job that allocates and frees the same large arrays over and over (a training loop)
+    # takes fresh zero-filled pages from the kernel each time with glibc's defaults; inside
+    # rule_context it reuses what it freed.
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        import pytest
+
+        pytest.skip("glibc mallopt only")
+    default = _run(FAULTS_OF_REUSE.format(setup=""), tmp_path)
+    tuned = _run(
+        FAKE_SMK
+        + FAULTS_OF_REUSE.format(
+            setup="from brainalign.pipeline.rulekit import rule_context\n"
+            f"    rule_context(smk(1, {str(tmp_path / 'job.log')!r})).__enter__()"
+        ),
+        tmp_path,
+    )
+    assert default.returncode == 0 and tuned.returncode == 0, default.stderr + tuned.stderr
+    faults_default, faults_tuned = int(default.stdout.split()[-1]), int(tuned.stdout.split()[-1])
+    assert faults_default > 2500  # glibc's defaults: ~2,000 fresh pages per cycle here
+    assert faults_tuned < faults_default / 10  # here 0

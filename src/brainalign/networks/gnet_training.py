@@ -16,9 +16,10 @@ CPU (one intra-op thread, :func:`~brainalign.networks.device.deterministic_forwa
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,6 +189,26 @@ class _Fit:
     train_encoder: bool
 
 
+@contextlib.contextmanager
+def _gradients_only_for(opt: torch.optim.Optimizer, model: torch.nn.Module) -> Iterator[None]:
+    """In the block, only the parameters ``opt`` steps need a gradient.
+
+    Each optimiser's pass (§4.3: encoder, then the subject's readout) would also fill the other
+    parameters' gradients, which no step uses: the next optimiser's ``zero_grad`` clears them
+    before its own pass. Leaving them out skips the encoder's backward in the readout pass and
+    the readout weights' in the encoder pass; the gradients that are used are the same.
+    """
+    own = {id(p) for group in opt.param_groups for p in group["params"]}
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in own]
+    for p in others:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in others:
+            p.requires_grad_(True)
+
+
 def _train_epoch(fit: _Fit, splits: Mapping[str, _Split], order: np.ndarray) -> dict[str, float]:
     fit.model.train()
     if not fit.train_encoder:
@@ -201,8 +222,9 @@ def _train_epoch(fit: _Fit, splits: Mapping[str, _Split], order: np.ndarray) -> 
         readout = fit.model.readouts[s]
         for opt in fit.optimisers[s]:
             opt.zero_grad()
-            pred = fit.model(xb, s)
-            readout_loss(pred, yb, True, readout, fit.l1).backward()
+            with _gradients_only_for(opt, fit.model):
+                pred = fit.model(xb, s)
+                readout_loss(pred, yb, True, readout, fit.l1).backward()
             opt.step()
         err[s] += float(((pred.detach() - yb) ** 2).sum(dim=0).mean())
     return {s: e / len(splits[s].y_train) for s, e in err.items()}

@@ -165,6 +165,10 @@ def test_checkpoint_round_trip(tmp_path):
     save_gnet(tmp_path / "m.pt", model, meta)
     loaded, got = load_gnet(tmp_path / "m.pt")
     assert got == meta
+    # the same model gives the same bytes, whatever the file is called (downstream provenance
+    # hashes the model file)
+    save_gnet(tmp_path / "other.pt", model, meta)
+    assert (tmp_path / "m.pt").read_bytes() == (tmp_path / "other.pt").read_bytes()
     x = torch.rand(4, 192, 7, 7)
     with torch.no_grad():
         assert torch.equal(model(x, "subj02"), loaded(x, "subj02"))

@@ -219,12 +219,15 @@ def validation_accuracy(
 
 
 def save_gnet(path: str | os.PathLike, model, meta: Mapping[str, Any]) -> None:
-    """Write a trained GNet (state dict without the prefilter, plus what rebuilds it)."""
-    from brainalign.io.files import atomic_path
+    """Write a trained GNet (state dict without the prefilter, plus what rebuilds it).
+
+    Through :func:`~brainalign.networks.image_training.save_checkpoint`: the same model gives
+    the same bytes (``torch.save`` to the temporary file would put its random name in them).
+    """
+    from brainalign.networks.image_training import save_checkpoint
 
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("prefilter.")}
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": state, "meta": dict(meta)}, tmp)
+    save_checkpoint(path, {"state_dict": state, "meta": dict(meta)})
 
 
 def load_gnet(path: str | os.PathLike, device: str | torch.device = "cpu"):
