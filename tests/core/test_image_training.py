@@ -225,6 +225,39 @@ def test_retained_memory_leaves_training_identical(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_retained_memory_is_reused_without_page_faults(tmp_path):
+    """After retain_freed_memory, freeing and allocating the same large arrays again (a training
+    step) takes no fresh pages from the kernel; glibc's defaults fault some in every time."""
+    import platform
+    import subprocess
+    import sys
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc mallopt only")
+    code = (
+        "import resource, sys\n"
+        "import numpy as np\n"
+        "from brainalign.networks.device import retain_freed_memory\n"
+        "if sys.argv[1] == '1': assert retain_freed_memory()\n"
+        "def step():\n"
+        "    blocks = [np.ones(n) for n in (500_000, 1_200_000, 2_000_000, 3_000_000, 3_500_000)]\n"
+        "    del blocks\n"
+        "step()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "for _ in range(5):\n"
+        "    step()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+    )
+    faults = {}
+    for flag in ("0", "1"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, flag], check=True, capture_output=True, text=True
+        )
+        faults[flag] = int(out.stdout.split()[-1])
+    assert faults["0"] > 2500  # glibc's defaults: ~2,000 fresh pages per step here
+    assert faults["1"] < faults["0"] / 10  # here 0
+
+
 def test_worker_processes_and_sparse_checkpoints_are_reproducible(tmp_path):
     """Decoding in worker processes (seeded per epoch and worker) gives the same bytes twice;
     checkpoints every 2 epochs keep the last epoch and resume to the same bytes."""

@@ -2,13 +2,14 @@
 the model, its training history and the per-voxel validation accuracy."""
 
 from brainalign.io import write_table
-from brainalign.networks.device import pick_device
+from brainalign.networks.device import pick_device, retain_freed_memory
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.studies.gnet_encoding import models as M
 from brainalign.studies.gnet_encoding.names import roi_of
 
 with rule_context(snakemake) as log:
+    retain_freed_memory()  # the same large tensors every batch: no page faults for them
     p = snakemake.params
     name = snakemake.wildcards.ge_model
     device = pick_device(p.device)

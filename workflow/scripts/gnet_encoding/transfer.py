@@ -2,12 +2,13 @@
 for all ROI voxels (readout optimisers only); per-voxel validation accuracy and history."""
 
 from brainalign.io import write_table
-from brainalign.networks.device import pick_device
+from brainalign.networks.device import pick_device, retain_freed_memory
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.studies.gnet_encoding import models as M
 
 with rule_context(snakemake) as log:
+    retain_freed_memory()  # the same large tensors every batch: no page faults for them
     p = snakemake.params
     source = snakemake.wildcards.ge_source
     device = pick_device(p.device)

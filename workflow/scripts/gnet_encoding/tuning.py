@@ -6,12 +6,14 @@ import nibabel as nib
 
 from brainalign.io import write_table
 from brainalign.maps.nifti import save_nifti, voxels_image
+from brainalign.networks.device import retain_freed_memory
 from brainalign.pipeline.provenance import rule_provenance, with_provenance
 from brainalign.pipeline.rulekit import rule_context
 from brainalign.studies.gnet_encoding import models as M
 from brainalign.studies.gnet_encoding.tuning import preferred_layer_codes
 
 with rule_context(snakemake) as log:
+    retain_freed_memory()  # the same large tensors every batch: no page faults for them
     p, out = snakemake.params, snakemake.output
     prepared, inputs = M.prepared_inputs(
         snakemake.input.prepared,
