@@ -154,7 +154,11 @@ def test_preferred_layers_stacks():
     np.testing.assert_allclose(heights, sel.to_numpy())
     np.testing.assert_allclose([r.get_y() for r in bars[3]], sel.iloc[:, :3].sum(axis=1))
     depth = (sel.to_numpy() * np.arange(7)).sum(axis=1) / sel.sum(axis=1).to_numpy()
-    assert [t.get_text() for t in ax.texts] == [f"{d:.2f}" for d in depth]
+    # the nearest group, halfway the earlier
+    nearest = [GROUPS["layerwise"][min(range(7), key=lambda g: (abs(g - d), g))] for d in depth]
+    assert [t.get_text() for t in ax.texts] == [
+        f"{d:.2f}\n{g}" for d, g in zip(depth, nearest, strict=True)
+    ]
     assert [t.get_text() for t in ax.get_xticklabels()] == ROIS
     fig = F.plot_preferred_layers(tun.drop(columns="preferred_percent"))
     assert not fig.axes[0].containers

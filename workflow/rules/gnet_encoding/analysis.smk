@@ -68,6 +68,12 @@ rule ge_tables:
             category="GNet encoding",
             subcategory="Tables",
         ),
+        assignment=report(
+            f"{GE_OUT}/tables/tuning_assignment.csv",
+            caption="../../report/gnet_encoding/assignment_table.rst",
+            category="GNet encoding",
+            subcategory="Tables",
+        ),
         history=report(
             f"{GE_OUT}/tables/training_history.csv",
             caption="../../report/gnet_encoding/history_table.rst",
@@ -99,6 +105,8 @@ rule ge_tables:
         subjects=GE_SUBJECTS,
         rois=GE["rois"],
         threshold=GE["tuning"]["threshold"],
+        n_permutations=GE["tuning"]["n_permutations"],
+        seed=ge_seed("tuning-assignment"),
     script:
         "../../scripts/gnet_encoding/tables.py"
 

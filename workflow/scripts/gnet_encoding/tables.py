@@ -1,5 +1,6 @@
 """The study's tables: per-voxel accuracy with noise ceilings, ROI summaries, GNet8j vs GNet8r,
-the transfer matrix and asymmetry index, tuning and the training histories."""
+the transfer matrix and asymmetry index, tuning, each ROI's layer assignment and the training
+histories."""
 
 import pandas as pd
 
@@ -25,7 +26,12 @@ with rule_context(snakemake) as log:
     write(accuracy, out.accuracy)
     write(T.summary_table(accuracy), out.summary)
     write(T.comparison_table(accuracy), out.comparison)
-    write(T.tuning_table(read_table(inp.tuning), p.threshold), out.tuning)
+    tuning = read_table(inp.tuning)
+    write(T.tuning_table(tuning, p.threshold), out.tuning)
+    assignment = T.tuning_assignment_table(
+        tuning, p.threshold, n_permutations=p.n_permutations, seed=p.seed
+    )
+    write(assignment, out.assignment)
     write(read_all([*inp.histories, *inp.transfer_histories]), out.history)
     if inp.transfer:
         matrix, alpha = T.transfer_tables(read_all(inp.transfer), accuracy, p.rois)

@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from brainalign.studies.gnet_encoding.names import JOINT, PER_ROI, RIDGE  # noqa: E402
+from brainalign.studies.gnet_encoding.tuning import nearest_group  # noqa: E402
 
 __all__ = [
     "CLIM",
@@ -232,8 +233,9 @@ def plot_preferred_layers(tuning: pd.DataFrame, subject: str = "all") -> plt.Fig
     -------
     matplotlib Figure
         One axes, ROIs along x; one bar container per layerwise group (c3 first, stacked
-        upwards, early = dark), heights ``preferred_percent``; above each stack the mean
-        preferred group (c3 = 0 … c6b = 6).
+        upwards, early = dark), heights ``preferred_percent``; above each stack the ROI's
+        layer assignment, the mean preferred group (c3 = 0 … c6b = 6), and the group nearest
+        to it.
     """
     sub = tuning[(tuning["subject"] == subject) & (tuning["partition"] == "layerwise")]
     title = f"preferred layer group per voxel, {subject}"
@@ -255,11 +257,14 @@ def plot_preferred_layers(tuning: pd.DataFrame, subject: str = "all") -> plt.Fig
         bottom > 0, bottom, np.nan
     )
     for xi, top, d in zip(x, bottom, depth, strict=True):
-        ax.text(xi, top + 1.5, f"{d:.2f}", ha="center", va="bottom", fontsize=7)
+        # the layer assignment and its nearest group (tables/tuning_assignment.csv)
+        label = f"{d:.2f}\n{nearest_group(d, groups)}" if np.isfinite(d) else ""
+        ax.text(xi, top + 1.5, label, ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, rois)
-    ax.set(ylabel="% of voxels (r > threshold)", ylim=(0, 112))
+    ax.set(ylabel="% of voxels (r > threshold)", ylim=(0, 120))
+    ax.set_yticks(np.arange(0, 101, 20))
     ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
-    ax.set_title(f"{title}\n(number: mean group index, c3 = 0)", fontsize=9)
+    ax.set_title(f"{title}\n(layer assignment: mean group index, c3 = 0)", fontsize=9)
     sns.despine(fig)
     fig.tight_layout()
     return fig

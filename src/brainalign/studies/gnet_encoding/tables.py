@@ -2,8 +2,8 @@
 
 Per-voxel accuracy with the single-trial NSD noise ceiling and the fraction of explainable
 variance; ROI summaries per subject and pooled (``all``); GNet8j against GNet8r; the transfer
-matrix and its asymmetry index; the r²-weighted tuning percentages and the share of voxels
-preferring each group.
+matrix and its asymmetry index; the r²-weighted tuning percentages, the share of voxels
+preferring each group and each ROI's layer assignment.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from brainalign.rsa.noise_ceiling import ncsnr_noise_ceiling
 from brainalign.stats.encoding import compare_models, explainable_fraction, roi_summary
 from brainalign.studies.gnet_encoding.names import JOINT, PER_ROI
 from brainalign.studies.gnet_encoding.transfer import asymmetry_index, transfer_matrix
-from brainalign.studies.gnet_encoding.tuning import result_from_table, variance_partition_tuning
+from brainalign.studies.gnet_encoding.tuning import (
+    layer_assignment,
+    preferred_groups,
+    result_from_table,
+    variance_partition_tuning,
+)
 
 __all__ = [
     "ALL",
@@ -25,6 +30,7 @@ __all__ = [
     "comparison_table",
     "summary_table",
     "transfer_tables",
+    "tuning_assignment_table",
     "tuning_table",
 ]
 
@@ -163,4 +169,31 @@ def tuning_table(voxels: pd.DataFrame, threshold: float) -> pd.DataFrame:
             table.insert(0, "partition", part)
             table.insert(0, "subject", subject)
             frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def tuning_assignment_table(
+    voxels: pd.DataFrame, threshold: float, *, n_permutations: int, seed: int
+) -> pd.DataFrame:
+    """Each ROI's layer assignment per subject and pooled (``all``), from the layerwise rows.
+
+    Voxels with total r above ``threshold`` count; see
+    :func:`~brainalign.studies.gnet_encoding.tuning.layer_assignment` (the comparison with
+    the first ROI is seeded per subject from ``seed``).
+    """
+    layerwise = voxels[voxels["partition"] == "layerwise"]
+    if layerwise.empty:
+        raise ValueError("the tuning table has no layerwise rows")
+    frames = []
+    for k, (subject, sub) in enumerate(_with_all(layerwise)):
+        result, first = result_from_table(sub)
+        table = layer_assignment(
+            preferred_groups(result, threshold),
+            first["roi"].to_numpy(),
+            result.groups,
+            n_permutations=n_permutations,
+            seed=np.random.SeedSequence([seed, k]),
+        )
+        table.insert(0, "subject", subject)
+        frames.append(table)
     return pd.concat(frames, ignore_index=True)

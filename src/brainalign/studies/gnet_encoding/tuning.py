@@ -9,7 +9,9 @@ Unique % variance = (r_tot² − r_excl²) / r_tot² · 100, shared (inclusion) 
 r_incl² / r_tot² · 100, ROI averages weighted by r_tot² over voxels with r_tot > 0.055.
 Each voxel's *preferred* group is the one whose features alone predict it best (the largest
 inclusion accuracy; the paper's feature-layer maps colour voxels by it); per ROI the share of
-voxels preferring each group shows which layers the area is assigned to.
+voxels preferring each group shows which layers the area draws on, and the mean of its voxels'
+group indices is the area's *layer assignment* (:func:`layer_assignment`, as the voxel-wise
+layer assignment of Güçlü & van Gerven 2015, averaged per area).
 
 The model-facing part is a callable ``predict_fn(mask) -> (n_trials, n_voxels)`` that predicts
 the validation trials with the readout weights outside the boolean ``mask`` (n_features,) set to
@@ -18,7 +20,7 @@ zero, so the analysis runs without a network.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +32,9 @@ from brainalign.stats.encoding import roi_summary, voxel_accuracy
 __all__ = [
     "N_FEATURES",
     "TuningResult",
+    "layer_assignment",
     "layer_groups",
+    "nearest_group",
     "preferred_groups",
     "preferred_layer_codes",
     "result_from_table",
@@ -188,6 +192,102 @@ def preferred_groups(result: TuningResult, threshold: float | None = None) -> np
     if threshold is not None:
         ok &= np.asarray(result.total, dtype=np.float64) > threshold
     return np.where(ok, best, -1)
+
+
+def nearest_group(mean_layer: float, groups: Sequence[str]) -> str:
+    """The group whose index is nearest to a mean layer index (halfway: the earlier one)."""
+    return str(groups[int(np.ceil(mean_layer - 0.5))])
+
+
+def layer_assignment(
+    preferred: ArrayLike,
+    rois: ArrayLike,
+    groups: Sequence[str],
+    *,
+    n_permutations: int = 10_000,
+    seed: int | np.random.Generator | np.random.SeedSequence = 0,
+) -> pd.DataFrame:
+    """Each ROI's layer assignment: the mean preferred-group index of its voxels.
+
+    The preferred group of a voxel (:func:`preferred_groups`) is its layer assignment; an
+    area's assignment is the mean over its voxels, as an index into ``groups`` (c3 = 0 …
+    c6b = 6), with the group nearest to it. Each ROI after the first is compared with the
+    first (V1): is its mean later? One-sided permutation test of the difference of means, the
+    ROI labels of the two areas' voxels shuffled (``scipy.stats.permutation_test``,
+    p = (1 + #{null >= observed}) / (1 + n_permutations); exact when there are fewer distinct
+    relabellings). Voxels are treated as exchangeable units, as in voxel-wise layer-assignment
+    analyses; the test asks whether the two areas' assignments differ for this fitted model,
+    not across networks trained with other seeds.
+
+    Parameters
+    ----------
+    preferred : array_like (n_voxels,) int
+        Preferred-group index per voxel; negative = not analysed (below the r threshold).
+    rois : array_like (n_voxels,)
+        ROI label per voxel; the ROIs are reported in order of first occurrence.
+    groups : sequence of str
+        Group names in depth order (``preferred`` indexes them).
+    n_permutations : int
+    seed : int, Generator or SeedSequence
+        Seed of the relabellings (derive it from the config).
+
+    Returns
+    -------
+    DataFrame
+        One row per ROI: ``roi``, ``n_voxels`` (analysed), ``mean_layer``, ``mean_layer_se``
+        (SD / sqrt(n)), ``assigned_group`` (the group nearest ``mean_layer``; halfway: the
+        earlier), ``reference`` (the first ROI), ``difference`` (``mean_layer`` minus the
+        reference's) and ``p_later`` (NaN for the reference itself and where either area has
+        fewer than two analysed voxels).
+    """
+    from scipy.stats import permutation_test
+
+    best = np.asarray(preferred)
+    labels = np.asarray(rois)
+    if best.shape != labels.shape or best.ndim != 1:
+        raise ValueError(f"preferred {best.shape} and rois {labels.shape} must be equal 1-D")
+    names = list(groups)
+    if best.size and best.max() >= len(names):
+        raise ValueError(f"preferred group index {best.max()} is outside the {len(names)} groups")
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    rng = np.random.default_rng(seed)
+    order = list(pd.unique(labels))
+    layers = {roi: best[(labels == roi) & (best >= 0)].astype(np.float64) for roi in order}
+
+    def diff(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+        return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+    rows = []
+    for roi in order:
+        x, ref = layers[roi], layers[order[0]]
+        mean = float(x.mean()) if x.size else np.nan
+        p = np.nan
+        if roi != order[0] and x.size > 1 and ref.size > 1:
+            p = float(
+                permutation_test(
+                    (x, ref),
+                    diff,
+                    permutation_type="independent",
+                    vectorized=True,
+                    n_resamples=int(n_permutations),
+                    alternative="greater",
+                    rng=rng,
+                ).pvalue
+            )
+        rows.append(
+            {
+                "roi": roi,
+                "n_voxels": int(x.size),
+                "mean_layer": mean,
+                "mean_layer_se": float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else np.nan,
+                "assigned_group": nearest_group(mean, names) if x.size else "",
+                "reference": order[0],
+                "difference": mean - float(ref.mean()) if x.size and ref.size else np.nan,
+                "p_later": p,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def variance_partition_tuning(
