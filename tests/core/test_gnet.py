@@ -10,7 +10,13 @@ import torch
 
 import brainalign.networks as N
 from brainalign.networks import gnet as G
-from brainalign.networks.gnet_training import build_gnet, fit_readouts, predict, train_gnet
+from brainalign.networks.gnet_training import (
+    build_gnet,
+    fit_readouts,
+    masked_predictor,
+    predict,
+    train_gnet,
+)
 from brainalign.networks.weights import WeightsNotFoundError
 
 SUBJECTS = ("s1", "s2")
@@ -307,6 +313,31 @@ def test_voxel_subsets_and_frozen_readouts(planted, trained):
     assert predict(fitted, pre["s2"][:5], "s2").shape == (5, 2)
     joint = hist.groupby("epoch")["joint_median_r"].first().to_numpy()
     assert best == int(np.argmax(joint)) and joint[best] > 0.2
+
+
+def test_masked_predictor_equals_zeroed_weights(planted, trained):
+    """Each mask's prediction from the once-computed pooled features equals predict() with
+    the weights outside the mask zeroed in the model, bit for bit (batches of 25 of 150
+    trials; the model is left unchanged)."""
+    pre, _ = planted
+    (model, _, _), _, _ = trained
+    readout = model.readouts["s1"]
+    full = readout.w.detach().clone()
+    fn = masked_predictor(model, pre["s1"], "s1", batch_size=25)
+    rng = np.random.default_rng(3)
+    masks = [np.ones(full.shape[1], bool), *(rng.random((3, full.shape[1])) < 0.4)]
+    for mask in masks:
+        got = fn(mask)
+        with torch.no_grad():
+            readout.w.copy_(full * torch.as_tensor(mask, dtype=full.dtype)[None, :])
+        want = predict(model, pre["s1"], "s1", batch_size=25)
+        with torch.no_grad():
+            readout.w.copy_(full)
+        np.testing.assert_array_equal(got, want)
+    assert torch.equal(readout.w, full)
+    assert not np.array_equal(fn(masks[1]), fn(masks[0]))
+    with pytest.raises(ValueError, match="features"):
+        fn(np.ones(3, bool))
 
 
 def test_bad_inputs(planted):

@@ -304,13 +304,21 @@ class FwrfReadout(nn.Module):
         """The normalised spatial fields, one (n_voxels, H_k * W_k) per feature map."""
         return [torch.softmax(rf.flatten(1), dim=1) for rf in self.rfs]
 
-    def forward(self, fmaps: Sequence[torch.Tensor]) -> torch.Tensor:
+    def features(self, fmaps: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Each voxel's pooled features f(Σ_xy g_xy · f(fmap_xy)), (n, n_voxels, Σ C_k)."""
         phi = [
             torch.einsum("vs,nks->nvk", g, log_tanh(fm.flatten(2)))
             for g, fm in zip(self.pooling_fields(), fmaps, strict=True)
         ]
-        features = log_tanh(torch.cat(phi, dim=2))  # (n, v, Σ C_k)
-        return torch.einsum("nvk,vk->nv", features, self.w) + self.b
+        return log_tanh(torch.cat(phi, dim=2))
+
+    def combine(self, features: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        """Predictions (n, n_voxels) from :meth:`features`, with the feature weights ``w``
+        (n_voxels, Σ C_k; default the readout's own)."""
+        return torch.einsum("nvk,vk->nv", features, self.w if w is None else w) + self.b
+
+    def forward(self, fmaps: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.combine(self.features(fmaps))
 
 
 class GNet(nn.Module):

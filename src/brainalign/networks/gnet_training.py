@@ -38,7 +38,14 @@ from brainalign.networks.gnet import (
     seeded,
 )
 
-__all__ = ["IndexedRows", "build_gnet", "fit_readouts", "predict", "train_gnet"]
+__all__ = [
+    "IndexedRows",
+    "build_gnet",
+    "fit_readouts",
+    "masked_predictor",
+    "predict",
+    "train_gnet",
+]
 
 Subject = object
 Inputs = Mapping[Subject, "np.ndarray | torch.Tensor | IndexedRows"]
@@ -432,3 +439,51 @@ def predict(
     fit = _Fit(model, {}, _input_fn(None, False, dev), dev, int(batch_size), 0.0, False)
     with deterministic_forward():
         return _predict(fit, prefiltered, str(subject)).numpy()
+
+
+def masked_predictor(
+    model: GNet,
+    prefiltered: np.ndarray | torch.Tensor,
+    subject: Subject,
+    batch_size: int = 100,
+    device: str | torch.device | None = None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict(mask)``: a subject's predictions with the feature weights outside ``mask``
+    zeroed (the tuning analysis).
+
+    The encoder, the pooling fields and both nonlinearities do not depend on the feature
+    weights, so each batch's pooled features are computed once, here, and every mask costs
+    one weighted sum; each prediction equals :func:`predict` with the weights zeroed in the
+    model (the same operations on the same values, bit for bit). The features of all trials
+    stay in memory (n × n_voxels × Σ C_k float32); the model is not modified.
+
+    Parameters
+    ----------
+    model, prefiltered, subject, batch_size, device
+        As for :func:`predict`.
+
+    Returns
+    -------
+    callable
+        ``predict(mask)`` with ``mask`` (Σ C_k,) bool -> np.ndarray (n, n_voxels) float32.
+    """
+    dev = torch.device(device) if device is not None else next(model.encoder.parameters()).device
+    model.to(dev).eval()
+    readout = model.readouts[str(subject)]
+    to_input = _input_fn(None, False, dev)
+    with deterministic_forward(), torch.no_grad():
+        feats = [
+            readout.features(model.encoder(to_input(prefiltered[start : start + batch_size])))
+            for start in range(0, len(prefiltered), int(batch_size))
+        ]
+    full = readout.w.detach().clone()
+
+    def predict_masked(mask: np.ndarray) -> np.ndarray:
+        m = torch.as_tensor(np.asarray(mask, dtype=bool), device=dev)
+        if m.shape != (full.shape[1],):
+            raise ValueError(f"mask {tuple(m.shape)}: the readout has {full.shape[1]} features")
+        w = full * m.to(full.dtype)[None, :]
+        with deterministic_forward(), torch.no_grad():
+            return torch.cat([readout.combine(f, w).cpu() for f in feats]).numpy()
+
+    return predict_masked

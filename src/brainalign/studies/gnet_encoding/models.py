@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from brainalign.data.nsd import ROI_NAMES
+from brainalign.networks import gnet_training
 from brainalign.networks.gnet import AlexNetPrefilter, prefilter_outputs
 from brainalign.networks.gnet_training import (
     IndexedRows,
@@ -257,22 +258,13 @@ def gnet_meta(model, inputs: Inputs, trunk_width: int, best_epoch: int) -> dict[
 
 
 def masked_predictor(model, x: torch.Tensor | np.ndarray, subject: str, n_features: int):
-    """``predict_fn(mask)`` for the tuning analysis: readout weights outside ``mask`` zeroed."""
-    readout = model.readouts[subject]
-    full = readout.w.detach().clone()
-
-    def predict_fn(mask: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            readout.w.copy_(full * torch.as_tensor(mask, dtype=full.dtype)[None, :])
-        try:
-            return predict(model, x, subject)
-        finally:
-            with torch.no_grad():
-                readout.w.copy_(full)
-
-    if full.shape[1] != n_features:
-        raise ValueError(f"readout has {full.shape[1]} features, the partition {n_features}")
-    return predict_fn
+    """``predict_fn(mask)`` for the tuning analysis: readout weights outside ``mask`` zeroed
+    (:func:`~brainalign.networks.gnet_training.masked_predictor`: the pooled features once,
+    one weighted sum per mask)."""
+    n_readout = model.readouts[subject].w.shape[1]
+    if n_readout != n_features:
+        raise ValueError(f"readout has {n_readout} features, the partition {n_features}")
+    return gnet_training.masked_predictor(model, x, subject)
 
 
 #: AlexNet ReLU outputs by name (torchvision ``features`` indices).
