@@ -290,3 +290,28 @@ def test_ridge_recovers_planted_prf():
     assert (fit.prf_index == planted).all()
     assert (fit.lambdas < 1000).all()
     assert len(prf_grid()) > 100 and prf_grid()[:, 2].min() == pytest.approx(0.03)
+
+
+def test_alexnet_maps_conv12_equal_the_full_network():
+    """conv1 and conv2 alone come from the prefilter's modules: equal to the maps of the
+    whole seeded torchvision AlexNet (which deeper layers still use)."""
+    import torch
+
+    from brainalign.networks.architectures import build_network
+    from brainalign.networks.gnet import GNET8J_MEAN
+    from brainalign.studies.gnet_encoding.models import alexnet_maps
+
+    images = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+    conv1, conv2 = alexnet_maps(images, ["conv1", "conv2"], seed=7, batch_size=2)
+    *_, conv3 = alexnet_maps(images, ["conv1", "conv3"], seed=7)
+    net = build_network("alexnet", "untrained", seed=7).eval()
+    x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255.0
+    x = x - torch.tensor(GNET8J_MEAN).view(1, 3, 1, 1)
+    want = {}
+    with torch.no_grad():
+        for i, module in enumerate(net.features.children()):
+            x = module(x)
+            want[i] = x.numpy().copy()
+    np.testing.assert_array_equal(conv1, want[1])
+    np.testing.assert_array_equal(conv2, want[4])
+    np.testing.assert_array_equal(conv3, want[7])

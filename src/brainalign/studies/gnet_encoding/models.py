@@ -277,19 +277,24 @@ def alexnet_maps(
     """AlexNet ReLU feature maps (n, C, H, W) float32 of uint8 images, the prefilter's network.
 
     The same weights (file or seeded random initialisation) and input normalisation as the GNet
-    prefilter, so conv1 and conv2 equal the prefilter's stages.
+    prefilter, so conv1 and conv2 equal the prefilter's stages; for those two layers alone the
+    prefilter's own modules are used (no torchvision AlexNet to build).
     """
     from brainalign.networks.architectures import build_network
     from brainalign.networks.device import deterministic_forward
     from brainalign.networks.gnet import GNET8J_MEAN, _images_to_float
 
-    trained = "trained" if weights is not None else "untrained"
-    net = build_network(
-        "alexnet", trained, seed=seed, weights=None if weights is None else str(weights)
-    ).eval()
-    modules = list(net.features.children())
-    mean = torch.tensor(GNET8J_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
     last = max(ALEXNET_RELUS[n] for n in layers)
+    if last <= ALEXNET_RELUS["conv2"]:
+        pre = AlexNetPrefilter(weights_path=weights, seed=seed)
+        modules = [*pre.conv1.children(), *pre.conv2.children()]
+    else:
+        trained = "trained" if weights is not None else "untrained"
+        net = build_network(
+            "alexnet", trained, seed=seed, weights=None if weights is None else str(weights)
+        ).eval()
+        modules = list(net.features.children())
+    mean = torch.tensor(GNET8J_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
     out = {n: [] for n in layers}
     with deterministic_forward(), torch.no_grad():
         for start in range(0, len(images), batch_size):
