@@ -191,6 +191,10 @@ def test_layer_assignment_by_hand():
         diffs.append(np.mean([pooled[i] for i in hv4]) - np.mean(v1))
     want = np.mean(np.array(diffs) >= obs - 1e-12)
     np.testing.assert_allclose(got.loc["hV4", "p_later"], want)
+    # a given hierarchy order, V2 the reference: hV4 (not listed) and V9 (no voxels) left out
+    ordered = layer_assignment(best, rois, groups, order=["V2", "V1", "V9"], n_permutations=9)
+    assert list(ordered["roi"]) == ["V2", "V1"] and set(ordered["reference"]) == {"V2"}
+    np.testing.assert_allclose(ordered["difference"], [0.0, 1 / 3])
     # halfway between two groups: the earlier one
     half = layer_assignment(np.array([0, 1]), np.array(["V1", "V1"]), groups)
     assert half["assigned_group"].item() == "c3"
@@ -201,6 +205,8 @@ def test_layer_assignment_errors():
         layer_assignment(np.array([0, 2]), np.array(["V1", "V1"]), ["a", "b"])
     with pytest.raises(ValueError, match="must be equal 1-D"):
         layer_assignment(np.array([0, 1]), np.array(["V1"]), ["a", "b"])
+    with pytest.raises(ValueError, match=r"none of the ROIs \['hV4'\] has voxels"):
+        layer_assignment(np.array([0, 1]), np.array(["V1", "V1"]), ["a", "b"], order=["hV4"])
 
 
 def test_layer_assignment_test_power_and_null():

@@ -29,7 +29,7 @@ with rule_context(snakemake) as log:
     tuning = read_table(inp.tuning)
     write(T.tuning_table(tuning, p.threshold), out.tuning)
     assignment = T.tuning_assignment_table(
-        tuning, p.threshold, n_permutations=p.n_permutations, seed=p.seed
+        tuning, p.threshold, rois=p.rois, n_permutations=p.n_permutations, seed=p.seed
     )
     write(assignment, out.assignment)
     write(read_all([*inp.histories, *inp.transfer_histories]), out.history)

@@ -173,13 +173,18 @@ def tuning_table(voxels: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 
 def tuning_assignment_table(
-    voxels: pd.DataFrame, threshold: float, *, n_permutations: int, seed: int
+    voxels: pd.DataFrame,
+    threshold: float,
+    *,
+    rois: Sequence[str],
+    n_permutations: int,
+    seed: int,
 ) -> pd.DataFrame:
     """Each ROI's layer assignment per subject and pooled (``all``), from the layerwise rows.
 
-    Voxels with total r above ``threshold`` count; see
-    :func:`~brainalign.studies.gnet_encoding.tuning.layer_assignment` (the comparison with
-    the first ROI is seeded per subject from ``seed``).
+    Voxels with total r above ``threshold`` count; ``rois`` in hierarchy order, the first the
+    reference; see :func:`~brainalign.studies.gnet_encoding.tuning.layer_assignment` (the
+    comparisons with the reference are seeded per subject from ``seed``).
     """
     layerwise = voxels[voxels["partition"] == "layerwise"]
     if layerwise.empty:
@@ -191,6 +196,7 @@ def tuning_assignment_table(
             preferred_groups(result, threshold),
             first["roi"].to_numpy(),
             result.groups,
+            order=rois,
             n_permutations=n_permutations,
             seed=np.random.SeedSequence([seed, k]),
         )

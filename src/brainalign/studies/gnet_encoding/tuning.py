@@ -204,6 +204,7 @@ def layer_assignment(
     rois: ArrayLike,
     groups: Sequence[str],
     *,
+    order: Sequence[str] | None = None,
     n_permutations: int = 10_000,
     seed: int | np.random.Generator | np.random.SeedSequence = 0,
 ) -> pd.DataFrame:
@@ -224,9 +225,13 @@ def layer_assignment(
     preferred : array_like (n_voxels,) int
         Preferred-group index per voxel; negative = not analysed (below the r threshold).
     rois : array_like (n_voxels,)
-        ROI label per voxel; the ROIs are reported in order of first occurrence.
+        ROI label per voxel.
     groups : sequence of str
         Group names in depth order (``preferred`` indexes them).
+    order : sequence of str, optional
+        The ROIs reported, in hierarchy order (e.g. V1, V2, V3, hV4), the first with voxels
+        being the reference; listed ROIs without voxels are left out. Default: every ROI, in
+        order of first occurrence.
     n_permutations : int
     seed : int, Generator or SeedSequence
         Seed of the relabellings (derive it from the config).
@@ -252,7 +257,11 @@ def layer_assignment(
     if n_permutations < 1:
         raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
     rng = np.random.default_rng(seed)
-    order = list(pd.unique(labels))
+    present = list(pd.unique(labels))
+    wanted = present if order is None else list(order)
+    order = [r for r in wanted if r in present]
+    if not order:
+        raise ValueError(f"none of the ROIs {wanted} has voxels (ROIs of the voxels: {present})")
     layers = {roi: best[(labels == roi) & (best >= 0)].astype(np.float64) for roi in order}
 
     def diff(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
