@@ -410,6 +410,13 @@ def fit_readouts(
     return model, history, best_epoch
 
 
+def _eval_on(model: GNet, device: str | torch.device | None) -> torch.device:
+    """Put ``model`` in eval mode on ``device`` (default: where its encoder is); the device."""
+    dev = torch.device(device) if device is not None else next(model.encoder.parameters()).device
+    model.to(dev).eval()
+    return dev
+
+
 def predict(
     model: GNet,
     prefiltered: np.ndarray | torch.Tensor,
@@ -434,8 +441,7 @@ def predict(
     -------
     np.ndarray, (n, n_voxels) float32
     """
-    dev = torch.device(device) if device is not None else next(model.encoder.parameters()).device
-    model.to(dev).eval()
+    dev = _eval_on(model, device)
     fit = _Fit(model, {}, _input_fn(None, False, dev), dev, int(batch_size), 0.0, False)
     with deterministic_forward():
         return _predict(fit, prefiltered, str(subject)).numpy()
@@ -455,7 +461,8 @@ def masked_predictor(
     weights, so each batch's pooled features are computed once, here, and every mask costs
     one weighted sum; each prediction equals :func:`predict` with the weights zeroed in the
     model (the same operations on the same values, bit for bit). The features of all trials
-    stay in memory (n × n_voxels × Σ C_k float32); the model is not modified.
+    stay in memory (n × n_voxels × Σ C_k float32); the model's weights are not modified (it is
+    left in eval mode on the device, as by :func:`predict`).
 
     Parameters
     ----------
@@ -467,8 +474,7 @@ def masked_predictor(
     callable
         ``predict(mask)`` with ``mask`` (Σ C_k,) bool -> np.ndarray (n, n_voxels) float32.
     """
-    dev = torch.device(device) if device is not None else next(model.encoder.parameters()).device
-    model.to(dev).eval()
+    dev = _eval_on(model, device)
     readout = model.readouts[str(subject)]
     to_input = _input_fn(None, False, dev)
     with deterministic_forward(), torch.no_grad():

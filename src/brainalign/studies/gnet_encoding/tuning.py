@@ -267,9 +267,10 @@ def layer_assignment(
     def diff(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
         return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
+    ref = layers[order[0]]
     rows = []
     for roi in order:
-        x, ref = layers[roi], layers[order[0]]
+        x = layers[roi]
         mean = float(x.mean()) if x.size else np.nan
         p = np.nan
         if roi != order[0] and x.size > 1 and ref.size > 1:
