@@ -34,7 +34,14 @@ N <= 2,896 conditions) is its own compiled variant, the absent levels passed as 
 pruned at compile time, so small RDMs pay nothing for the deeper levels.  The gather index of
 each pair depends only on the permutation, so it is computed once per permutation and shared by
 all permuted RDMs.  The gather stays scalar on purpose: vector gathers are several times slower
-than scalar loads on current x86 microcode.
+than scalar loads on current x86 microcode.  It runs as a loop of its own before the count
+(ranks into a scratch row): its loads are independent, so the CPU keeps many in flight, which
+matters once the ``N x N`` table leaves the caches (1.5x at N = 300, 1.75x at N = 1,000; inside
+the counting loop they queued behind its dependent steps).
+
+Measured and not kept (Zen 4 EPYC): the top level held in a register instead of memory, which
+takes its store-to-load chain out of every step: ~2.0 vs ~2.1 ns per pair and permutation, so
+that chain is not what bounds a step (its ~20 micro-ops are).
 
 Ties: light ties use the no-ties count plus an exact correction over the tie groups
 (``O(sum c^2)``); heavy ties use a grouped count with two queries per element.  Beyond
@@ -125,26 +132,40 @@ def _step(bits, a1, a2, a3, a4, t):
     return g
 
 
-@njit(cache=True, nogil=True)
-def _inv_fast(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4):
-    """Inversions of the gathered rank sequence (ranks treated as distinct).
+@njit(cache=True, nogil=True, inline="always")
+def _gather(tab, idx, tb, idx_mode, qr, qc, ii, jj):
+    """The permuted ranks in fixed-side order into ``tb`` (``tb[k] = tab[qr[ii[k]] + qc[jj[k]]]``).
 
     ``idx_mode``: 0 gathers through ``qr, qc, ii, jj``; 1 does the same and stores the gather
-    indices in ``idx``; 2 reuses ``idx`` (from an earlier call with the same permutation).
+    indices in ``idx``; 2 reuses ``idx`` (from an earlier call with the same permutation).  A
+    loop of its own: its loads are independent, so the CPU keeps many of them in flight, which
+    matters once the table outgrows the caches (N = 1,000: 4 MB); inside the counting loop they
+    would queue behind its long dependent steps.
     """
     m = ii.shape[0]
-    greater = _U0
     if idx_mode == 0:
         for k in range(m):
-            greater += _step(bits, a1, a2, a3, a4, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
+            tb[k] = tab[qr[ii[k]] + qc[jj[k]]]
     elif idx_mode == 1:
         for k in range(m):
             j = qr[ii[k]] + qc[jj[k]]
             idx[k] = j
-            greater += _step(bits, a1, a2, a3, a4, np.uint64(tab[j]))
+            tb[k] = tab[j]
     else:
         for k in range(m):
-            greater += _step(bits, a1, a2, a3, a4, np.uint64(tab[idx[k]]))
+            tb[k] = tab[idx[k]]
+
+
+@njit(cache=True, nogil=True)
+def _inv_fast(tab, idx, tb, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4):
+    """Inversions of the gathered rank sequence (ranks treated as distinct).
+
+    ``idx_mode`` as in :func:`_gather`; ``tb`` (uint32, ``M``) is scratch for the gathered ranks.
+    """
+    _gather(tab, idx, tb, idx_mode, qr, qc, ii, jj)
+    greater = _U0
+    for k in range(ii.shape[0]):
+        greater += _step(bits, a1, a2, a3, a4, np.uint64(tb[k]))
     return np.int64(greater)
 
 
@@ -153,42 +174,22 @@ def _inv_pair(tab, idx, idx_mode, qr, qc, ii, jj, b0, x0, y0, u0, v0, b1, x1, y1
     """Inversions of two permutations' sequences in one interleaved pass (no ties).
 
     Row ``u`` (0, 1) of ``idx``, ``qr``, ``qc`` and the structure ``b<u>, x<u>, ...`` (bits,
-    a1, a2, a3, a4) belongs to permutation ``u``; ``idx_mode`` as in :func:`_inv_fast`.  The
-    two insert/query chains are independent, so the CPU overlaps them (about 1.4x the
-    throughput of two single passes).
+    a1, a2, a3, a4) belongs to permutation ``u``; rows 2 and 3 of ``idx`` are scratch for their
+    gathered ranks; ``idx_mode`` as in :func:`_gather`.  The two insert/query chains are
+    independent, so the CPU overlaps them (about 1.4x the throughput of two single passes).
     """
-    m = ii.shape[0]
+    t0b, t1b = idx[2], idx[3]
+    _gather(tab, idx[0], t0b, idx_mode, qr[0], qc[0], ii, jj)
+    _gather(tab, idx[1], t1b, idx_mode, qr[1], qc[1], ii, jj)
     g0 = _U0
     g1 = _U0
-    r0, c0, r1, c1, i0, i1 = qr[0], qc[0], qr[1], qc[1], idx[0], idx[1]
-    if idx_mode == 0:
-        for k in range(m):
-            t0 = np.uint64(tab[r0[ii[k]] + c0[jj[k]]])
-            t1 = np.uint64(tab[r1[ii[k]] + c1[jj[k]]])
-            g0 += _count_greater(b0, x0, y0, u0, v0, t0)
-            g1 += _count_greater(b1, x1, y1, u1, v1, t1)
-            _insert(b0, x0, y0, u0, v0, t0)
-            _insert(b1, x1, y1, u1, v1, t1)
-    elif idx_mode == 1:
-        for k in range(m):
-            j0 = r0[ii[k]] + c0[jj[k]]
-            j1 = r1[ii[k]] + c1[jj[k]]
-            i0[k] = j0
-            i1[k] = j1
-            t0 = np.uint64(tab[j0])
-            t1 = np.uint64(tab[j1])
-            g0 += _count_greater(b0, x0, y0, u0, v0, t0)
-            g1 += _count_greater(b1, x1, y1, u1, v1, t1)
-            _insert(b0, x0, y0, u0, v0, t0)
-            _insert(b1, x1, y1, u1, v1, t1)
-    else:
-        for k in range(m):
-            t0 = np.uint64(tab[i0[k]])
-            t1 = np.uint64(tab[i1[k]])
-            g0 += _count_greater(b0, x0, y0, u0, v0, t0)
-            g1 += _count_greater(b1, x1, y1, u1, v1, t1)
-            _insert(b0, x0, y0, u0, v0, t0)
-            _insert(b1, x1, y1, u1, v1, t1)
+    for k in range(ii.shape[0]):
+        t0 = np.uint64(t0b[k])
+        t1 = np.uint64(t1b[k])
+        g0 += _count_greater(b0, x0, y0, u0, v0, t0)
+        g1 += _count_greater(b1, x1, y1, u1, v1, t1)
+        _insert(b0, x0, y0, u0, v0, t0)
+        _insert(b1, x1, y1, u1, v1, t1)
     return np.int64(g0), np.int64(g1)
 
 
@@ -282,12 +283,13 @@ def _s_fenwick(tab, qr, qc, ii, jj, starts, lo, hi, tree):
 
 
 @njit(cache=True, nogil=True)
-def _s_bitset(tab, idx, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, hi, vlo, vhi,
+def _s_bitset(tab, idx, tb, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, hi, vlo, vhi,
               bits, a1, a2, a3, a4, seq, pos, tot):  # fmt: skip
-    """Kendall S of one permuted RDM with the bitset structure (``idx_mode`` -1: grouped)."""
+    """Kendall S of one permuted RDM with the bitset structure (``idx_mode`` -1: grouped;
+    ``tb``: scratch of :func:`_inv_fast`)."""
     if idx_mode < 0:
         return _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2, a3, a4)
-    sv = tot - 2 * _inv_fast(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4)
+    sv = tot - 2 * _inv_fast(tab, idx, tb, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4)
     if mode == MODE_CORRECTED:  # idx_mode >= 1: the gather indices are in idx
         sv -= _recorded_correction(tab, idx, seq, pos, lo, fstart, fend, vlo, vhi)
     return sv
@@ -318,23 +320,24 @@ def _s_pair(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4):
 @njit(cache=True, nogil=True)
 def _s_one(tab, idx, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, hi, vlo, vhi,
            bits, a1, a2, a3, a4, seq, pos, tot, u):  # fmt: skip
-    """:func:`_s_bitset` for permutation row ``u`` (its structure zeroed first)."""
+    """:func:`_s_bitset` for permutation row ``u`` (its structure zeroed first; row ``2 + u``
+    of ``idx`` is its scratch)."""
     bits[u] = 0
     a1[u] = 0
     a2[u] = 0
     if a3 is None:
-        return _s_bitset(tab, idx[u], idx_mode, mode, qr[u], qc[u], ii, jj, starts, fstart, fend,
-                         lo, hi, vlo, vhi, bits[u], a1[u], a2[u], None, None, seq, pos,
-                         tot)  # fmt: skip
+        return _s_bitset(tab, idx[u], idx[2 + u], idx_mode, mode, qr[u], qc[u], ii, jj, starts,
+                         fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], None, None, seq,
+                         pos, tot)  # fmt: skip
     a3[u] = 0
     if a4 is None:
-        return _s_bitset(tab, idx[u], idx_mode, mode, qr[u], qc[u], ii, jj, starts, fstart, fend,
-                         lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], None, seq, pos,
-                         tot)  # fmt: skip
+        return _s_bitset(tab, idx[u], idx[2 + u], idx_mode, mode, qr[u], qc[u], ii, jj, starts,
+                         fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], None, seq,
+                         pos, tot)  # fmt: skip
     a4[u] = 0
-    return _s_bitset(tab, idx[u], idx_mode, mode, qr[u], qc[u], ii, jj, starts, fstart, fend,
-                     lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], a4[u], seq, pos,
-                     tot)  # fmt: skip
+    return _s_bitset(tab, idx[u], idx[2 + u], idx_mode, mode, qr[u], qc[u], ii, jj, starts,
+                     fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], a4[u], seq,
+                     pos, tot)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -474,7 +477,7 @@ def kendall_s_many(
         a4 = np.zeros((2, _LANES), dtype=np.uint32)
         qr = np.empty((2, n), dtype=np.uint32)
         qc = np.empty((2, n), dtype=np.uint32)
-        idx = np.empty((2, m), dtype=np.uint32)
+        idx = np.empty((4, m), dtype=np.uint32)  # gather indices, gathered ranks
         seq = np.empty(m, dtype=np.uint64)
         pos = np.empty(m + 1, dtype=np.int64)
         tree = np.empty(m + 1, dtype=np.int32)
