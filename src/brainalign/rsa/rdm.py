@@ -150,11 +150,16 @@ def _tie_rescaled_rows(x: np.ndarray, dist: np.ndarray) -> None:
     exponent offset); every verified member then takes the distances of the group's first
     row, and the group's own distances are 0, as ``pdist`` gives them.
     """
+    n = dist.shape[0]
+    close = dist < 1e-9
+    # The diagonal (r_ii = 1, up to rounding where var_i var_j would overflow) is always close;
+    # no other candidate is the usual case: one pass over the matrix, nothing to do
+    if np.count_nonzero(close) - np.count_nonzero(close.reshape(-1)[:: n + 1]) == 0:
+        return
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    n = dist.shape[0]
-    i, j = np.nonzero(np.triu(dist < 1e-9, 1))
+    i, j = np.nonzero(np.triu(close, 1))
     same = [k for k in range(i.size) if _power_of_two_multiple(x[i[k]], x[j[k]])]
     if not same:
         return
