@@ -36,7 +36,7 @@ each pair depends only on the permutation, so it is computed once per permutatio
 all permuted RDMs.  The gather stays scalar on purpose: vector gathers are several times slower
 than scalar loads on current x86 microcode.  It runs as a loop of its own before the count
 (ranks into a scratch row): its loads are independent, so the CPU keeps many in flight, which
-matters once the ``N x N`` table leaves the caches (1.5x at N = 300, 1.75x at N = 1,000; inside
+matters once the ``N x N`` table leaves the caches (1.5x at N = 300, 1.6-1.7x at N = 1,000; inside
 the counting loop they queued behind its dependent steps).
 
 Measured and not kept (Zen 4 EPYC): the top level held in a register instead of memory, which
