@@ -194,14 +194,12 @@ def _inv_pair(tab, idx, idx_mode, qr, qc, ii, jj, b0, x0, y0, u0, v0, b1, x1, y1
 
 
 @njit(cache=True, nogil=True)
-def _recorded_correction(tab, idx, seq, pos, lo, fstart, fend, vlo, vhi):
-    """:func:`_tie_correction` of the sequence gathered through ``idx`` (``seq[k] = t``, and
-    its inverse ``pos[t] = k``, are filled here)."""
-    for k in range(idx.shape[0]):
-        t = np.uint64(tab[idx[k]])
-        seq[k] = t
-        pos[t] = k
-    return _tie_correction(seq, pos, lo, fstart, fend, vlo, vhi)
+def _recorded_correction(tb, pos, lo, fstart, fend, vlo, vhi):
+    """:func:`_tie_correction` of the gathered ranks ``tb`` (their inverse ``pos[t] = k`` is
+    filled here)."""
+    for k in range(tb.shape[0]):
+        pos[tb[k]] = k
+    return _tie_correction(tb, pos, lo, fstart, fend, vlo, vhi)
 
 
 @njit(cache=True, nogil=True)
@@ -231,28 +229,32 @@ def _tie_correction(seq, pos, lo, fstart, fend, vlo, vhi):
 
 
 @njit(cache=True, nogil=True)
-def _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2, a3, a4):
-    """Kendall S with ties on either or both sides (deferred insertion per fixed group)."""
+def _s_grouped(tab, tb, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2, a3, a4):
+    """Kendall S with ties on either or both sides (deferred insertion per fixed group;
+    ``tb``: scratch for the gathered ranks)."""
+    _gather(tab, tb, tb, 0, qr, qc, ii, jj)  # mode 0 does not touch its idx argument
     s = np.int64(0)
     inserted = np.int64(0)
     for g in range(starts.shape[0] - 1):
         a = starts[g]
         b = starts[g + 1]
         for k in range(a, b):
-            t = np.uint64(tab[qr[ii[k]] + qc[jj[k]]])
+            t = np.uint64(tb[k])
             greater = np.int64(_count_greater(bits, a1, a2, a3, a4, np.uint64(hi[t])))
             # ranks < lo = inserted - ranks > lo - 1 (rank 0 is never used)
             less = inserted - np.int64(_count_greater(bits, a1, a2, a3, a4, np.uint64(lo[t]) - _U1))
             s += less - greater
         for k in range(a, b):
-            _insert(bits, a1, a2, a3, a4, np.uint64(tab[qr[ii[k]] + qc[jj[k]]]))
+            _insert(bits, a1, a2, a3, a4, np.uint64(tb[k]))
         inserted += b - a
     return s
 
 
 @njit(cache=True, nogil=True)
-def _s_fenwick(tab, qr, qc, ii, jj, starts, lo, hi, tree):
-    """Kendall S for any M and any ties with a Fenwick tree over ranks (fallback)."""
+def _s_fenwick(tab, tb, qr, qc, ii, jj, starts, lo, hi, tree):
+    """Kendall S for any M and any ties with a Fenwick tree over ranks (fallback; ``tb``:
+    scratch for the gathered ranks)."""
+    _gather(tab, tb, tb, 0, qr, qc, ii, jj)  # mode 0 does not touch its idx argument
     size = tree.shape[0]  # M + 1; ranks 1..M
     s = np.int64(0)
     inserted = np.int64(0)
@@ -260,7 +262,7 @@ def _s_fenwick(tab, qr, qc, ii, jj, starts, lo, hi, tree):
         a = starts[g]
         b = starts[g + 1]
         for k in range(a, b):
-            t = np.int64(tab[qr[ii[k]] + qc[jj[k]]])
+            t = np.int64(tb[k])
             # prefix(r) = number of inserted ranks <= r
             r = np.int64(hi[t])
             le_hi = np.int64(0)
@@ -274,7 +276,7 @@ def _s_fenwick(tab, qr, qc, ii, jj, starts, lo, hi, tree):
                 r -= r & -r
             s += lt_lo - (inserted - le_hi)
         for k in range(a, b):
-            r = np.int64(tab[qr[ii[k]] + qc[jj[k]]])
+            r = np.int64(tb[k])
             while r < size:
                 tree[r] += 1
                 r += r & -r
@@ -284,14 +286,14 @@ def _s_fenwick(tab, qr, qc, ii, jj, starts, lo, hi, tree):
 
 @njit(cache=True, nogil=True)
 def _s_bitset(tab, idx, tb, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, hi, vlo, vhi,
-              bits, a1, a2, a3, a4, seq, pos, tot):  # fmt: skip
+              bits, a1, a2, a3, a4, pos, tot):  # fmt: skip
     """Kendall S of one permuted RDM with the bitset structure (``idx_mode`` -1: grouped;
-    ``tb``: scratch of :func:`_inv_fast`)."""
+    ``tb``: scratch for the gathered ranks)."""
     if idx_mode < 0:
-        return _s_grouped(tab, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2, a3, a4)
+        return _s_grouped(tab, tb, qr, qc, ii, jj, starts, lo, hi, bits, a1, a2, a3, a4)
     sv = tot - 2 * _inv_fast(tab, idx, tb, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4)
-    if mode == MODE_CORRECTED:  # idx_mode >= 1: the gather indices are in idx
-        sv -= _recorded_correction(tab, idx, seq, pos, lo, fstart, fend, vlo, vhi)
+    if mode == MODE_CORRECTED:  # the ranks just counted are in tb
+        sv -= _recorded_correction(tb, pos, lo, fstart, fend, vlo, vhi)
     return sv
 
 
@@ -319,7 +321,7 @@ def _s_pair(tab, idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4):
 
 @njit(cache=True, nogil=True)
 def _s_one(tab, idx, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, hi, vlo, vhi,
-           bits, a1, a2, a3, a4, seq, pos, tot, u):  # fmt: skip
+           bits, a1, a2, a3, a4, pos, tot, u):  # fmt: skip
     """:func:`_s_bitset` for permutation row ``u`` (its structure zeroed first; row ``2 + u``
     of ``idx`` is its scratch)."""
     bits[u] = 0
@@ -327,16 +329,16 @@ def _s_one(tab, idx, idx_mode, mode, qr, qc, ii, jj, starts, fstart, fend, lo, h
     a2[u] = 0
     if a3 is None:
         return _s_bitset(tab, idx[u], idx[2 + u], idx_mode, mode, qr[u], qc[u], ii, jj, starts,
-                         fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], None, None, seq,
+                         fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], None, None,
                          pos, tot)  # fmt: skip
     a3[u] = 0
     if a4 is None:
         return _s_bitset(tab, idx[u], idx[2 + u], idx_mode, mode, qr[u], qc[u], ii, jj, starts,
-                         fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], None, seq,
+                         fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], None,
                          pos, tot)  # fmt: skip
     a4[u] = 0
     return _s_bitset(tab, idx[u], idx[2 + u], idx_mode, mode, qr[u], qc[u], ii, jj, starts,
-                     fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], a4[u], seq,
+                     fstart, fend, lo, hi, vlo, vhi, bits[u], a1[u], a2[u], a3[u], a4[u],
                      pos, tot)  # fmt: skip
 
 
@@ -357,28 +359,28 @@ def _gather_offsets(perm, invert, qr, qc):
 
 @njit(cache=True, nogil=True)
 def _block(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his, vlo,
-           vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos, tree, depth):  # fmt: skip
+           vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, pos, tree, depth):  # fmt: skip
     """:func:`_block_depth` for a structure of ``depth`` levels (3, 4 or 5).
 
     The absent levels are passed on as None (a literal None cannot cross a ``prange`` body).
     """
     if depth == 3:
         _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
-                     vlo, vhi, vptr, modes, bits, a1, a2, None, None, qr, qc, idx, seq, pos,
+                     vlo, vhi, vptr, modes, bits, a1, a2, None, None, qr, qc, idx, pos,
                      tree)  # fmt: skip
     elif depth == 4:
         _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
-                     vlo, vhi, vptr, modes, bits, a1, a2, a3, None, qr, qc, idx, seq, pos,
+                     vlo, vhi, vptr, modes, bits, a1, a2, a3, None, qr, qc, idx, pos,
                      tree)  # fmt: skip
     else:
         _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
-                     vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos,
+                     vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, pos,
                      tree)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
 def _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
-                 vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos,
+                 vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, pos,
                  tree):  # fmt: skip
     """Kendall S for permutations ``p_lo:p_hi`` (two at a time), every permuted RDM.
 
@@ -396,8 +398,6 @@ def _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, t
         for s in range(nsub):
             mode = modes[s]
             idx_mode = 2 if have_idx else (1 if nsub > 1 else 0)
-            if mode == MODE_CORRECTED and idx_mode == 0:
-                idx_mode = 1  # the tie correction reads the gathered sequence back
             if mode <= MODE_CORRECTED and npair == 2:
                 i0, i1 = _s_pair(tabs[s], idx, idx_mode, qr, qc, ii, jj, bits, a1, a2, a3, a4)
                 out[s, p0] = tot - 2 * i0
@@ -405,7 +405,7 @@ def _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, t
                 if mode == MODE_CORRECTED:
                     for u in range(2):
                         out[s, p0 + u] -= _recorded_correction(
-                            tabs[s], idx[u], seq, pos, los[s], fstart, fend,
+                            idx[2 + u], pos, los[s], fstart, fend,
                             vlo[vptr[s]: vptr[s + 1]], vhi[vptr[s]: vptr[s + 1]],
                         )  # fmt: skip
                 have_idx = True
@@ -415,12 +415,12 @@ def _block_depth(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, t
             for u in range(npair):
                 if mode == MODE_FENWICK:
                     tree[:] = 0
-                    out[s, p0 + u] = _s_fenwick(tabs[s], qr[u], qc[u], ii, jj, starts, los[s],
-                                                his[s], tree)  # fmt: skip
+                    out[s, p0 + u] = _s_fenwick(tabs[s], idx[2 + u], qr[u], qc[u], ii, jj,
+                                                starts, los[s], his[s], tree)  # fmt: skip
                     continue
                 out[s, p0 + u] = _s_one(tabs[s], idx, idx_mode, mode, qr, qc, ii, jj, starts,
                                         fstart, fend, los[s], his[s], vlo[vptr[s]: vptr[s + 1]],
-                                        vhi[vptr[s]: vptr[s + 1]], bits, a1, a2, a3, a4, seq,
+                                        vhi[vptr[s]: vptr[s + 1]], bits, a1, a2, a3, a4,
                                         pos, tot, u)  # fmt: skip
             have_idx = have_idx or idx_mode > 0
 
@@ -478,12 +478,11 @@ def kendall_s_many(
         qr = np.empty((2, n), dtype=np.uint32)
         qc = np.empty((2, n), dtype=np.uint32)
         idx = np.empty((4, m), dtype=np.uint32)  # gather indices, gathered ranks
-        seq = np.empty(m, dtype=np.uint64)
         pos = np.empty(m + 1, dtype=np.int64)
         tree = np.empty(m + 1, dtype=np.int32)
         p_lo = blk * _BLOCK
         p_hi = min(npm, p_lo + _BLOCK)
         _block(out, p_lo, p_hi, perms, invert, ii, jj, starts, fstart, fend, tabs, los, his,
-               vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, seq, pos, tree,
+               vlo, vhi, vptr, modes, bits, a1, a2, a3, a4, qr, qc, idx, pos, tree,
                depth)  # fmt: skip
     return out
